@@ -1,0 +1,2 @@
+def test_import():
+    import ageflow.core  # noqa: F401
