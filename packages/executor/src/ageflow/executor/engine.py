@@ -266,8 +266,7 @@ class _TaskRunner:
         )
         if result.session_handle:
             self.sessions.set_handle(name, result.session_handle)
-        cost = env.budget.cost_for(agent.model or "_default", result.tokens_in, result.tokens_out)
-        env.budget.add_cost(cost)
+        cost = env.budget.add_cost(agent.model, result.tokens_in, result.tokens_out)
         await self._after_cost(name)
         metrics = TaskMetrics(
             tokens_in=result.tokens_in,
@@ -327,15 +326,17 @@ class _TaskRunner:
 
     def _restore(self, name: str, node: AgentTask | FunctionTask, record: StepRecord) -> None:
         """Put a journaled step back as if it had just run, without calling anything."""
+        metrics = record.metrics
         if isinstance(node, AgentTask):
             output = load_output(node.agent.output, record.output)
-            entry = CtxEntry(output, "agent", record.metrics.tokens_in, record.metrics.tokens_out)
+            entry = CtxEntry(output, "agent", metrics.tokens_in, metrics.tokens_out)
             if record.session_handle:
                 self.sessions.set_handle(name, record.session_handle)
+            # The spend is recomputed from the tokens, so the budget sees what it saw before.
+            self.env.budget.add_cost(node.agent.model, metrics.tokens_in, metrics.tokens_out)
         else:
             output = load_output(node.fn.output_schema, record.output)
             entry = CtxEntry(output, "function")
-        self.env.budget.add_cost(record.metrics.estimated_cost)
         self.entries[name] = entry
         self.env.totals.add(record.metrics)
         self.env.emit(

@@ -192,9 +192,12 @@ class EventStream:
         self._abort_requested = True
         self._run_scope.cancel()
         try:
-            return await self._group.__aexit__(exc_type, exc, tb)
+            # The consumer's own exception (the run's error re-raised by __anext__, say)
+            # propagates unchanged rather than wrapped in an exception group.
+            await self._group.__aexit__(None, None, None)
         finally:
             self._receive.close()
+        return None
 
     def cancel(self) -> None:
         """Stop the run: in-flight runner calls are cancelled; it ends as aborted."""

@@ -52,20 +52,18 @@ def resolve_mcp(
 
     if task_override is None:
         return servers
-    names = (
-        task_override.servers if isinstance(task_override, TaskMcpOverride) else task_override
-    )
+    names = task_override.servers if isinstance(task_override, TaskMcpOverride) else task_override
     by_name = {server.name: server for server in servers}
     selected: list[McpServerConfig] = []
     for name in names:
-        server = by_name.get(name)
-        if server is None:
+        chosen = by_name.get(name)
+        if chosen is None:
             available = ", ".join(f'"{known}"' for known in by_name) or "none"
             raise ValueError(
                 f'mcp_override names MCP server "{name}", which is not available to this '
                 f"task (available: {available})"
             )
-        selected.append(server)
+        selected.append(chosen)
     return selected
 
 

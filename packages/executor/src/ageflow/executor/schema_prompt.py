@@ -60,14 +60,12 @@ def inline_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
             target: Any = {"description": f"recursive: the same schema as {title}"}
         else:
             target = resolve(defs[name], expanding | {name})
-        if not isinstance(target, Mapping):  # a boolean schema cannot carry siblings
-            return target if not siblings else siblings
+        if not isinstance(target, Mapping):  # a boolean schema cannot carry siblings itself
+            return {"allOf": [target], **siblings} if siblings else target
         return {**target, **siblings}
 
     top = {
-        key: value
-        for key, value in schema.items()
-        if key not in _DEF_SECTIONS and key != "$schema"
+        key: value for key, value in schema.items() if key not in _DEF_SECTIONS and key != "$schema"
     }
     result = resolve(top, frozenset())
     assert isinstance(result, dict)

@@ -1,1 +1,47 @@
+"""pytest plugin of ageflow-testing (registered as a ``pytest11`` entry point).
 
+Fixtures:
+
+- ``fake_cli``: fake ``claude`` and ``codex`` executables first on PATH (a ``FakeCli``);
+- ``mock_mcp_server``: an async factory of in-process mock MCP servers, stopped after the
+  test (needs the anyio plugin, i.e. an ``@pytest.mark.anyio`` test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+
+from ageflow.testing.fake_cli import CONFIG_ENV, FakeCli
+from ageflow.testing.mock_mcp_server import (
+    MockMcpServerHandle,
+    MockMcpServerOpts,
+    spawn_mock_mcp_server,
+)
+
+MockMcpServerFactory = Callable[[MockMcpServerOpts], Awaitable[MockMcpServerHandle]]
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCli]:
+    """Fake ``claude``/``codex`` on PATH for this test; child processes find them by name."""
+    fake = FakeCli.install(tmp_path / "fake-cli")
+    monkeypatch.setenv("PATH", fake.path_with_bin())
+    monkeypatch.setenv(CONFIG_ENV, str(fake.config_path))
+    yield fake
+
+
+@pytest.fixture
+async def mock_mcp_server(anyio_backend: object) -> AsyncIterator[MockMcpServerFactory]:
+    """``await mock_mcp_server(opts)`` starts an in-process mock; all are stopped at teardown."""
+    async with AsyncExitStack() as stack:
+
+        async def spawn(opts: MockMcpServerOpts) -> MockMcpServerHandle:
+            handle = await spawn_mock_mcp_server(opts)
+            stack.push_async_callback(handle.stop)
+            return handle
+
+        yield spawn
