@@ -1,0 +1,190 @@
+"""Durable-execution hooks: steps are committed before dependents start and restored later."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from pydantic import BaseModel
+
+from ageflow.core import (
+    RetryConfig,
+    RunnerRegistry,
+    RunnerSpawnArgs,
+    RunnerSpawnResult,
+    define_agent,
+    define_function,
+    define_workflow,
+    loop,
+    session_token,
+    task,
+)
+from ageflow.executor import StepRecord, WorkflowExecutor
+from ageflow.testing.scripted_runner import ScriptedRunner
+
+pytestmark = pytest.mark.anyio
+
+
+class Draft(BaseModel):
+    text: str
+    score: int
+
+
+class Crash(Exception):
+    """Stands in for the process dying at a given step."""
+
+
+def build_workflow() -> Any:
+    token = session_token("writer", "fake")
+    writer = define_agent(
+        runner="fake",
+        input=dict,
+        output=Draft,
+        prompt=lambda x: f"write {x}",
+        retry=RetryConfig(max=1),
+    )
+    return define_workflow(
+        name="durable",
+        tasks={
+            "plan": task(writer, input={"step": "plan"}, session=token),
+            "count": task(
+                define_function(lambda d: len(d["text"]), input=dict, output=int),
+                depends_on=["plan"],
+                input=lambda ctx: ctx["plan"].output.model_dump(),
+            ),
+            "polish": loop(
+                tasks={"draft": task(writer, input={"step": "draft"})},
+                max=4,
+                until=lambda ctx: ctx["draft"].output.score >= 3,
+                depends_on=["count"],
+            ),
+            "final": task(
+                writer,
+                depends_on=["polish"],
+                input=lambda ctx: {"n": ctx["count"].output},
+                session=token,
+            ),
+        },
+    )
+
+
+def deterministic_runner(crash_at_call: int | None = None) -> ScriptedRunner:
+    def respond(args: RunnerSpawnArgs) -> RunnerSpawnResult:
+        number = len(runner.calls)
+        if crash_at_call is not None and number == crash_at_call:
+            raise Crash(f"died during call {number}")
+        return RunnerSpawnResult(
+            stdout=json.dumps({"text": f"{args.task_name}-{number}", "score": number}),
+            session_handle=f"session-after-{args.task_name}",
+            tokens_in=100,
+            tokens_out=50,
+        )
+
+    runner = ScriptedRunner(respond)
+    return runner
+
+
+async def run_recording(
+    runner: ScriptedRunner, journal: dict[str, StepRecord] | None = None
+) -> tuple[Any, list[StepRecord], list[Any]]:
+    committed: list[StepRecord] = []
+    events: list[Any] = []
+
+    async def on_step_complete(step: StepRecord) -> None:
+        # A real store writes here; round-trip through JSON as a store would.
+        committed.append(StepRecord.from_json(json.loads(json.dumps(step.to_json()))))
+
+    executor = WorkflowExecutor(build_workflow(), registry=RunnerRegistry({"fake": runner}))
+    stream = executor.stream(
+        {"topic": "x"}, journal=journal, on_step_complete=on_step_complete
+    )
+    async with stream:
+        async for event in stream:
+            events.append(event)
+    return stream.result, committed, events
+
+
+async def test_restored_steps_make_no_runner_calls_and_outputs_match() -> None:
+    uninterrupted_runner = deterministic_runner()
+    expected, full_journal, _ = await run_recording(uninterrupted_runner)
+    # A draft's score is its call number, so the loop stops at its second iteration.
+    assert [c.task_name for c in uninterrupted_runner.calls] == ["plan", "draft", "draft", "final"]
+    total_calls = len(uninterrupted_runner.calls)
+    assert [s.step_key for s in full_journal] == [
+        "plan",
+        "count",
+        "polish[0]/draft",
+        "polish[1]/draft",
+        "final",
+    ]
+
+    # First process: dies during its 3rd runner call (the second loop iteration).
+    crashing = deterministic_runner(crash_at_call=3)
+    committed: list[StepRecord] = []
+
+    async def keep(step: StepRecord) -> None:
+        committed.append(step)
+
+    executor = WorkflowExecutor(build_workflow(), registry=RunnerRegistry({"fake": crashing}))
+    with pytest.raises(Crash):
+        await executor.run({"topic": "x"}, on_step_complete=keep)
+    assert [s.step_key for s in committed] == ["plan", "count", "polish[0]/draft"]
+
+    # Second process: resumes from the journal. Only the unfinished steps call the runner.
+    resumed_runner = deterministic_runner()
+    resumed_runner.calls.extend([RunnerSpawnArgs(prompt="")] * 2)  # same call numbering
+    journal = {s.step_key: s for s in committed}
+    result, more, events = await run_recording(resumed_runner, journal=journal)
+    fresh_calls = resumed_runner.calls[2:]
+    assert len(fresh_calls) == total_calls - 2  # the two finished agent steps were not redone
+    assert result.outputs == expected.outputs
+    assert result.metrics.total_tokens_in == expected.metrics.total_tokens_in
+    assert result.metrics.task_count == expected.metrics.task_count
+    assert result.metrics.total_estimated_cost == pytest.approx(
+        expected.metrics.total_estimated_cost
+    )
+    restored = [e.step_key for e in events if e.type == "task:restored"]
+    assert restored == ["plan", "count", "polish[0]/draft"]
+    assert all(s.step_key not in journal for s in more)
+    # The session of the restored "plan" step continues in "final".
+    final_call = [c for c in fresh_calls if c.task_name == "final"][0]
+    assert final_call.session_handle == "session-after-plan"
+
+
+async def test_dependents_start_only_after_the_step_is_committed() -> None:
+    runner = deterministic_runner()
+    commit_gate = anyio.Event()
+    order: list[str] = []
+
+    async def slow_commit(step: StepRecord) -> None:
+        order.append(f"commit-start:{step.step_key}")
+        if step.step_key == "plan":
+            with anyio.fail_after(5):
+                await commit_gate.wait()
+        order.append(f"commit-end:{step.step_key}")
+
+    async def open_gate() -> None:
+        await anyio.sleep(0.01)
+        order.append("gate-open")
+        commit_gate.set()
+
+    executor = WorkflowExecutor(build_workflow(), registry=RunnerRegistry({"fake": runner}))
+    async with anyio.create_task_group() as group:
+        group.start_soon(open_gate)
+        await executor.run({"topic": "x"}, on_step_complete=slow_commit)
+    assert order.index("commit-end:plan") > order.index("gate-open")
+    assert order.index("commit-start:count") > order.index("commit-end:plan")
+
+
+async def test_a_failing_commit_fails_the_task() -> None:
+    runner = deterministic_runner()
+
+    async def broken(_step: StepRecord) -> None:
+        raise OSError("disk full")
+
+    executor = WorkflowExecutor(build_workflow(), registry=RunnerRegistry({"fake": runner}))
+    with pytest.raises(OSError, match="disk full"):
+        await executor.run({"topic": "x"}, on_step_complete=broken)
+    assert len(runner.calls) == 1
