@@ -30,8 +30,13 @@ def test_price_table_is_read_only():
 
 @pytest.mark.parametrize(
     ("model", "expected"),
-    [("claude-sonnet-4-6", 18.0), ("claude-opus-4-6", 90.0), ("claude-haiku-4-5", 4.8),
-     ("o4-mini", 5.5), ("o3", 50.0)],
+    [
+        ("claude-sonnet-4-6", 18.0),
+        ("claude-opus-4-6", 90.0),
+        ("claude-haiku-4-5", 4.8),
+        ("o4-mini", 5.5),
+        ("o3", 50.0),
+    ],
 )
 def test_cost_of_a_million_tokens_each_way(model, expected):
     assert BudgetTracker().cost_for(model, MILLION, MILLION) == pytest.approx(expected)

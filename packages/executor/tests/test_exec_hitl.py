@@ -82,8 +82,9 @@ def test_task_off_overrides_agent_checkpoint():
 @pytest.mark.parametrize("config", [HitlOff(), Checkpoint("ok?")], ids=["off", "checkpoint"])
 def test_off_and_checkpoint_leave_tools_unchanged(config):
     result = HITLManager().apply_permissions(["read", "write"], config)
-    assert result == PermissionResult(filtered_tools=["read", "write"], permissions=None,
-                                      enforcing=False)
+    assert result == PermissionResult(
+        filtered_tools=["read", "write"], permissions=None, enforcing=False
+    )
 
 
 def test_off_with_no_tools_stays_unrestricted():
@@ -143,7 +144,9 @@ async def test_async_hook_resolving_true_approves_without_tty(no_tty):
         calls.append((task_name, message))
         return True
 
-    await HITLManager().run_checkpoint("deploy", "Ship it?", WorkflowHooks(on_checkpoint=on_checkpoint))
+    await HITLManager().run_checkpoint(
+        "deploy", "Ship it?", WorkflowHooks(on_checkpoint=on_checkpoint)
+    )
     assert calls == [("deploy", "Ship it?")]
     assert no_tty.read_threads == []
 
@@ -222,7 +225,8 @@ async def test_tty_line_approves_and_prompt_is_shown(monkeypatch, capsys):
     assert "Press Enter" in out
     assert stdin.lines == []
     # stdin is read off the event loop thread
-    assert stdin.read_threads and stdin.read_threads[0] != threading.get_ident()
+    assert len(stdin.read_threads) == 1
+    assert stdin.read_threads[0] != threading.get_ident()
 
 
 @pytest.mark.anyio

@@ -65,7 +65,9 @@ def test_extend_workflow_merges_by_name_agent_wins_in_place():
 
 
 def test_task_override_filters_in_override_order():
-    result = resolve_mcp([FILESYSTEM, GITHUB, SLACK], None, TaskMcpOverride(servers=["slack", "filesystem"]))
+    result = resolve_mcp(
+        [FILESYSTEM, GITHUB, SLACK], None, TaskMcpOverride(servers=["slack", "filesystem"])
+    )
     assert names(result) == ["slack", "filesystem"]
 
 
@@ -185,8 +187,16 @@ def test_server_without_args_or_env_keeps_none():
 
 def test_server_env_none_values_are_dropped():
     raw = McpServerConfig.model_construct(
-        name="x", command="cmd", args=None, env={"A": None, "B": "b"}, cwd=None, tools=None,
-        refine=None, transport="stdio", mcp_call_timeout_ms=None, reuse_per_runner=False,
+        name="x",
+        command="cmd",
+        args=None,
+        env={"A": None, "B": "b"},
+        cwd=None,
+        tools=None,
+        refine=None,
+        transport="stdio",
+        mcp_call_timeout_ms=None,
+        reuse_per_runner=False,
     )
     assert expand_server_env(raw, {}).env == {"B": "b"}
 

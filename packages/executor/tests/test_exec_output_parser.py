@@ -76,7 +76,10 @@ def test_fence_followed_by_prose_is_parsed():
 
 
 def test_only_the_first_fence_is_tried():
-    stdout = '```json\n{"answer": "first", "score": 1}\n```\ntext\n```json\n{"answer": "second", "score": 2}\n```'
+    stdout = (
+        '```json\n{"answer": "first", "score": 1}\n```\n'
+        'text\n```json\n{"answer": "second", "score": 2}\n```'
+    )
     assert parse_agent_output(stdout, Answer, "t").answer == "first"
 
 
@@ -215,5 +218,5 @@ def test_max_output_bytes_rejects_longer_output_before_parsing():
 
 
 def test_extract_json_text_returns_the_fenced_document():
-    assert extract_json_text('see:\n```json\n[1]\n```', "t") == "[1]"
+    assert extract_json_text("see:\n```json\n[1]\n```", "t") == "[1]"
     assert extract_json_text("  [2]  ", "t") == "[2]"

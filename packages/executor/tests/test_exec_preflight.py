@@ -112,8 +112,9 @@ async def test_missing_runner_error_names_it_with_install_hint():
 
 
 async def test_codex_hint_and_no_hint_for_unknown_runners():
-    result = await preflight(simple(a=task(make_agent("codex")), b=task(make_agent("mine"))),
-                             which=Which())
+    result = await preflight(
+        simple(a=task(make_agent("codex")), b=task(make_agent("mine"))), which=Which()
+    )
     assert len(result.errors) == 2
     assert "Install with: npm install -g @openai/codex" in result.errors[0]
     assert '"mine"' in result.errors[1]
@@ -156,8 +157,9 @@ async def test_registered_runner_counts_as_available_without_lookup():
 
 
 async def test_plain_mapping_works_as_registry():
-    result = await preflight(simple(a=task(make_agent("api"))), which=Which(),
-                             registry={"api": object()})
+    result = await preflight(
+        simple(a=task(make_agent("api"))), which=Which(), registry={"api": object()}
+    )
     assert result.errors == []
 
 
@@ -235,7 +237,9 @@ async def test_cycle_inside_a_loop_is_reported_with_loop_labels():
         "x": FunctionTask(fn=echo, depends_on=("y",)),
         "y": FunctionTask(fn=echo, depends_on=("x",)),
     }
-    workflow = WorkflowDef(name="wf", tasks={"fix": LoopDef(tasks=body, max=2, until=lambda c: True)})
+    workflow = WorkflowDef(
+        name="wf", tasks={"fix": LoopDef(tasks=body, max=2, until=lambda c: True)}
+    )
     result = await preflight(workflow)
     assert result.errors == ["DAG cycle detected: fix/x → fix/y → fix/x"]
 
@@ -244,8 +248,10 @@ async def test_inner_task_depending_on_outer_task_is_unresolved():
     body = {"x": FunctionTask(fn=echo, depends_on=("outer",))}
     workflow = WorkflowDef(
         name="wf",
-        tasks={"outer": FunctionTask(fn=echo),
-               "l": LoopDef(tasks=body, max=1, until=lambda c: True, depends_on=("outer",))},
+        tasks={
+            "outer": FunctionTask(fn=echo),
+            "l": LoopDef(tasks=body, max=1, until=lambda c: True, depends_on=("outer",)),
+        },
     )
     result = await preflight(workflow)
     assert len(result.errors) == 1
@@ -296,8 +302,10 @@ async def test_share_error_inside_a_loop_is_reported():
     body = {"x": AgentTask(agent=make_agent(), session=share_session_with("outer"))}
     workflow = WorkflowDef(
         name="wf",
-        tasks={"outer": AgentTask(agent=make_agent(), session=session_token("s", "claude")),
-               "l": LoopDef(tasks=body, max=1, until=lambda c: True)},
+        tasks={
+            "outer": AgentTask(agent=make_agent(), session=session_token("s", "claude")),
+            "l": LoopDef(tasks=body, max=1, until=lambda c: True),
+        },
     )
     result = await preflight(workflow)
     assert len(result.errors) == 1
@@ -321,6 +329,7 @@ async def test_invalid_model_identifier_is_an_error():
     assert result.errors == ['Task "a": model "org/model" is not a valid static identifier']
 
 
+@pytest.mark.filterwarnings("ignore:agent.mcps is deprecated:DeprecationWarning")
 async def test_invalid_legacy_mcp_server_identifier_is_an_error():
     legacy = LegacyMcpConfig.model_construct(server="bad server", args=None, auto_start=None)
     workflow = WorkflowDef(name="wf", tasks={"a": AgentTask(agent=raw_agent(mcps=[legacy]))})
@@ -393,7 +402,9 @@ async def test_missing_pass_var_is_a_warning_naming_it():
 async def test_pass_var_checks_use_the_process_environment_by_default(monkeypatch):
     monkeypatch.setenv("AGEFLOW_PREFLIGHT_SET", "1")
     monkeypatch.delenv("AGEFLOW_PREFLIGHT_UNSET", raising=False)
-    agent = make_agent(env=EnvConfig(pass_vars=["AGEFLOW_PREFLIGHT_SET", "AGEFLOW_PREFLIGHT_UNSET"]))
+    agent = make_agent(
+        env=EnvConfig(pass_vars=["AGEFLOW_PREFLIGHT_SET", "AGEFLOW_PREFLIGHT_UNSET"])
+    )
     result = await run_preflight(simple(a=task(agent)), which=found_all, registry=RunnerRegistry())
     assert result.warnings == ['Task "a": env var AGEFLOW_PREFLIGHT_UNSET is not set']
     assert "AGEFLOW_PREFLIGHT_SET" in os.environ
@@ -424,15 +435,16 @@ async def test_token_shared_by_two_runners_warns():
 
 async def test_same_runner_sharing_a_token_does_not_warn():
     token = session_token("conv", "claude")
-    result = await preflight(simple(a=task(make_agent(), session=token),
-                                    b=task(make_agent(), session=token)))
+    result = await preflight(
+        simple(a=task(make_agent(), session=token), b=task(make_agent(), session=token))
+    )
     assert result.warnings == []
 
 
 async def test_token_runner_mismatch_alone_warns():
     workflow = WorkflowDef(
-        name="wf", tasks={"a": AgentTask(agent=make_agent("codex"),
-                                         session=session_token("s", "claude"))}
+        name="wf",
+        tasks={"a": AgentTask(agent=make_agent("codex"), session=session_token("s", "claude"))},
     )
     result = await preflight(workflow)
     assert result.warnings == [
@@ -457,15 +469,17 @@ async def test_duplicate_agent_server_names_are_errors():
 
 
 async def test_duplicate_workflow_server_names_are_errors():
-    workflow = WorkflowDef(name="wf", tasks={"f": FunctionTask(fn=echo)},
-                           mcp_servers=(server("gh"), server("gh")))
+    workflow = WorkflowDef(
+        name="wf", tasks={"f": FunctionTask(fn=echo)}, mcp_servers=(server("gh"), server("gh"))
+    )
     result = await preflight(workflow)
     assert result.errors == ['Workflow: duplicate MCP server name "gh" in mcp_servers']
 
 
 async def test_override_naming_unknown_server_is_an_error():
     workflow = define_workflow(
-        name="wf", tasks={"a": task(make_agent(), mcp_override=["nope"])},
+        name="wf",
+        tasks={"a": task(make_agent(), mcp_override=["nope"])},
         mcp_servers=[server("fs")],
     )
     result = await preflight(workflow)
@@ -601,9 +615,10 @@ async def test_findings_come_in_check_order():
     workflow = WorkflowDef(
         name="wf",
         tasks={
-            "a": AgentTask(agent=raw_agent("codex", model="bad model",
-                                           env=EnvConfig(pass_vars=["UNSET"])),
-                           depends_on=("ghost",)),
+            "a": AgentTask(
+                agent=raw_agent("codex", model="bad model", env=EnvConfig(pass_vars=["UNSET"])),
+                depends_on=("ghost",),
+            ),
         },
     )
     result = await preflight(workflow, which=Which())

@@ -111,8 +111,10 @@ def test_optional_nested_model_is_inlined_inside_any_of():
     schema = json_schema_for(Person)
     variants = schema["properties"]["work"]["anyOf"]
     assert {"type": "null"} in variants
-    assert any(v.get("properties", {}).get("street") == {"title": "Street", "type": "string"}
-               for v in variants)
+    assert any(
+        v.get("properties", {}).get("street") == {"title": "Street", "type": "string"}
+        for v in variants
+    )
 
 
 def test_objects_are_closed_to_unknown_keys():
