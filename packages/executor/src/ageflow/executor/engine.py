@@ -122,17 +122,27 @@ async def run_task_map(
     async with anyio.create_task_group() as group:
 
         async def run_one(name: str) -> None:
-            try:
-                await _run_with_limits(env, walk, name, tasks[name], sessions, session_locks)
-            except Exception as exc:
-                if not failures:
-                    failures.append(exc)
-                group.cancel_scope.cancel()
-                return
-            for dependent in dependents[name]:
-                remaining[dependent] -= 1
-                if remaining[dependent] == 0:
-                    group.start_soon(run_one, dependent, name=f"ageflow task {dependent}")
+            # The first task a completion makes ready continues in this same coroutine; the
+            # others get tasks of their own. A chain thus costs no task creation per step.
+            current: str | None = name
+            while current is not None:
+                try:
+                    await _run_with_limits(
+                        env, walk, current, tasks[current], sessions, session_locks
+                    )
+                except Exception as exc:
+                    if not failures:
+                        failures.append(exc)
+                    group.cancel_scope.cancel()
+                    return
+                ready = []
+                for dependent in dependents[current]:
+                    remaining[dependent] -= 1
+                    if remaining[dependent] == 0:
+                        ready.append(dependent)
+                for other in ready[1:]:
+                    group.start_soon(run_one, other, name=f"ageflow task {other}")
+                current = ready[0] if ready else None
 
         for name in tasks:
             if remaining[name] == 0:
@@ -276,18 +286,17 @@ class _TaskRunner:
             estimated_cost=cost,
             prompt_sent=result.prompt_sent,
         )
-        token = self.sessions.canonical_token(name)
         await self._complete(
             name,
             CtxEntry(result.output, "agent", result.tokens_in, result.tokens_out),
             metrics,
-            StepRecord(
+            lambda: StepRecord(
                 step_key=self.key(name),
                 task_name=name,
                 source="agent",
                 output=dump_output(agent.output, result.output),
                 metrics=metrics,
-                session_token=token,
+                session_token=self.sessions.canonical_token(name),
                 session_handle=result.session_handle or None,
             ),
         )
@@ -302,7 +311,7 @@ class _TaskRunner:
             name,
             CtxEntry(result.output, "function"),
             metrics,
-            StepRecord(
+            lambda: StepRecord(
                 step_key=self.key(name),
                 task_name=name,
                 source="function",
@@ -312,11 +321,16 @@ class _TaskRunner:
         )
 
     async def _complete(
-        self, name: str, entry: CtxEntry, metrics: TaskMetrics, record: StepRecord
+        self,
+        name: str,
+        entry: CtxEntry,
+        metrics: TaskMetrics,
+        make_record: Callable[[], StepRecord],
     ) -> None:
-        # The step is committed before anything can depend on it.
+        # The step is committed before anything can depend on it. The record is built only
+        # when someone commits it: dumping outputs costs time a plain run does not need.
         if self.env.on_step_complete is not None:
-            await self.env.on_step_complete(record)
+            await self.env.on_step_complete(make_record())
         self.entries[name] = entry
         self.env.totals.add(metrics)
         await call_hook(self.hooks.on_task_complete, name, entry.output, metrics)

@@ -116,7 +116,7 @@ class WorkflowExecutor:
         run_id: str | None = None,
     ) -> WorkflowResult:
         """Run to the end and return the result; raises what the run raised."""
-        async with self.stream(
+        stream = self.stream(
             input,
             signal=signal,
             on_checkpoint=on_checkpoint,
@@ -124,10 +124,11 @@ class WorkflowExecutor:
             journal=journal,
             on_step_complete=on_step_complete,
             run_id=run_id,
-        ) as events:
-            async for _ in events:
-                pass
-        return events.result
+        )
+        stream.keep_events = False  # nobody reads them: skip the queue
+        async with stream:
+            await stream.wait()
+        return stream.result
 
 
 class EventStream:
@@ -169,6 +170,8 @@ class EventStream:
         self.final_event: WorkflowCompleteEvent | WorkflowErrorEvent | None = None
         self._abort_requested = False
         self._watcher_scope: anyio.CancelScope | None = None
+        self._done = anyio.Event()
+        self.keep_events = True
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -233,9 +236,14 @@ class EventStream:
 
     # --- the run ------------------------------------------------------------------------
 
+    async def wait(self) -> None:
+        """Wait until the run has ended, without reading its events."""
+        await self._done.wait()
+
     def _emit(self, event: WorkflowEvent) -> None:
-        assert self._send is not None
-        self._send.send_nowait(event)
+        if self.keep_events:
+            assert self._send is not None
+            self._send.send_nowait(event)
 
     async def _drive(self) -> None:
         assert self._send is not None
@@ -264,6 +272,7 @@ class EventStream:
         try:
             await self._run(env, fields)
         finally:
+            self._done.set()
             if self._watcher_scope is not None:
                 self._watcher_scope.cancel()
 
