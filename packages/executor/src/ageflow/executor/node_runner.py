@@ -20,7 +20,6 @@ from ageflow.core.workflow import WorkflowHooks
 
 from ageflow.executor.callbacks import call_best_effort, call_hook
 from ageflow.executor.classify import backoff_ms, classify_agent_error, retry_after_ms
-from ageflow.executor.errors import OutputTooLargeError
 from ageflow.executor.mcp_resolution import expand_server_env, resolve_mcp
 from ageflow.executor.output_parser import parse_agent_output
 from ageflow.executor.schema_prompt import build_output_schema_prompt
@@ -124,10 +123,9 @@ async def run_node(
             await call_best_effort(
                 "on_task_spawn_result", hooks.on_task_spawn_result, task_name, result
             )
-            size = len(result.stdout.encode())
-            if size > resolved.max_output_bytes:
-                raise OutputTooLargeError(task_name, size, resolved.max_output_bytes)
-            output = parse_agent_output(result.stdout, agent.output, task_name)
+            output = parse_agent_output(
+                result.stdout, agent.output, task_name, max_output_bytes=resolved.max_output_bytes
+            )
             return NodeRunResult(
                 output=output,
                 tokens_in=result.tokens_in,
