@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READMES = sorted(
-    [*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")]
-)
+READMES = sorted([*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")])
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -37,4 +35,6 @@ def test_readme_example_runs(where: str, code: str, tmp_path: Path) -> None:
 def test_every_package_readme_has_an_example() -> None:
     with_examples = {where.split("#")[0] for where, _ in examples()}
     packages = {str(r.parent.relative_to(ROOT)) for r in READMES}
-    assert packages <= with_examples, f"READMEs without a python example: {packages - with_examples}"
+    assert packages <= with_examples, (
+        f"READMEs without a python example: {packages - with_examples}"
+    )

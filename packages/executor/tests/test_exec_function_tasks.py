@@ -50,7 +50,9 @@ def flaky(fail_times: int, error: BaseException | None = None) -> tuple[Any, dic
     return define_function(execute, input=Num, output=Doubled, name="flaky"), calls
 
 
-async def stream_all(workflow: Any, registry: RunnerRegistry | None = None) -> tuple[list[Any], Any]:
+async def stream_all(
+    workflow: Any, registry: RunnerRegistry | None = None
+) -> tuple[list[Any], Any]:
     events: list[Any] = []
     error = None
     try:
@@ -115,16 +117,20 @@ async def test_agent_to_function_to_agent() -> None:
     class Answer(BaseModel):
         value: int
 
-    runner = ScriptedRunner(lambda args: '{"value": 21}' if args.task_name == "first" else (
-        '{"value": 0}'
-    ))
+    runner = ScriptedRunner(
+        lambda args: '{"value": 21}' if args.task_name == "first" else ('{"value": 0}')
+    )
     asker = define_agent(runner="fake", input=dict, output=Answer, prompt=lambda x: f"in={x}")
     workflow = define_workflow(
         name="mix",
         tasks={
             "first": task(asker),
-            "d": task(double, depends_on=["first"], input=lambda ctx: {"value": ctx["first"].output.value}),
-            "last": task(asker, depends_on=["d"], input=lambda ctx: {"got": ctx["d"].output.doubled}),
+            "d": task(
+                double, depends_on=["first"], input=lambda ctx: {"value": ctx["first"].output.value}
+            ),
+            "last": task(
+                asker, depends_on=["d"], input=lambda ctx: {"got": ctx["d"].output.doubled}
+            ),
         },
     )
     result = await WorkflowExecutor(workflow, registry=RunnerRegistry({"fake": runner})).run()
@@ -155,7 +161,7 @@ async def test_retry_transient_succeeds_on_third_call_with_retry_events() -> Non
 
 
 async def test_retry_exhausted_reports_attempts_to_hook_and_event() -> None:
-    fn, calls = flaky(9)
+    fn, _ = flaky(9)
     seen: list[tuple[str, int]] = []
     workflow = define_workflow(
         name="f",

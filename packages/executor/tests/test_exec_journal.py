@@ -97,9 +97,7 @@ async def run_recording(
         committed.append(StepRecord.from_json(json.loads(json.dumps(step.to_json()))))
 
     executor = WorkflowExecutor(build_workflow(), registry=RunnerRegistry({"fake": runner}))
-    stream = executor.stream(
-        {"topic": "x"}, journal=journal, on_step_complete=on_step_complete
-    )
+    stream = executor.stream({"topic": "x"}, journal=journal, on_step_complete=on_step_complete)
     async with stream:
         async for event in stream:
             events.append(event)

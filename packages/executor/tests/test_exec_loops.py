@@ -209,9 +209,7 @@ async def test_downstream_reads_loop_output_and_hooks_fire_for_inner_tasks() -> 
     workflow = define_workflow(
         name="down",
         tasks={
-            "fix": loop(
-                tasks={"eval": task(judge())}, max=3, until=lambda c: c["eval"].output.ok
-            ),
+            "fix": loop(tasks={"eval": task(judge())}, max=3, until=lambda c: c["eval"].output.ok),
             "report": task(
                 define_function(lambda n: n * 10, input=int, output=int),
                 depends_on=["fix"],
@@ -233,9 +231,7 @@ async def test_nested_loops_have_chained_step_keys() -> None:
         name="nested",
         tasks={
             "outer": loop(
-                tasks={
-                    "inner": loop(tasks={"eval": task(judge())}, max=2, until=lambda _c: True)
-                },
+                tasks={"inner": loop(tasks={"eval": task(judge())}, max=2, until=lambda _c: True)},
                 max=2,
                 until=lambda _c: True,
             )

@@ -133,9 +133,7 @@ async def test_rate_limit_code_is_retried_and_retry_after_is_honoured() -> None:
         slept.append(seconds)
 
     runner = sequence(RateLimited("429"), GOOD)
-    await run_node(
-        agent_task(retry=RetryConfig(on=["rate_limit"])), None, runner, "t", sleep=sleep
-    )
+    await run_node(agent_task(retry=RetryConfig(on=["rate_limit"])), None, runner, "t", sleep=sleep)
     assert slept == [7.0]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
@@ -80,8 +81,8 @@ async def test_concurrency_limit_caps_tasks_in_flight(
     registry: RunnerRegistry, runner: ScriptedRunner
 ) -> None:
     async def respond(_args: RunnerSpawnArgs) -> str:
-        await anyio.sleep(0)  # let the others start if they are allowed to
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()  # let the others start if they are allowed to
+        await anyio.lowlevel.checkpoint()
         return '{"answer": "x"}'
 
     runner.respond = respond
@@ -114,8 +115,8 @@ async def test_tasks_sharing_a_session_never_run_at_once(
     registry: RunnerRegistry, runner: ScriptedRunner
 ) -> None:
     async def respond(_args: RunnerSpawnArgs) -> str:
-        await anyio.sleep(0)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         return '{"answer": "x"}'
 
     runner.respond = respond

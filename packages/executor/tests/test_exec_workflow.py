@@ -242,9 +242,7 @@ async def test_halt_budget_crossed_by_task_fires_on_exceeded_once_and_fails(
     runner.respond = lambda _a: RunnerSpawnResult(
         stdout='{"answer": "x"}', tokens_in=1_000_000, tokens_out=1_000_000
     )
-    workflow = chain(
-        budget=BudgetConfig(max_cost=1.0, on_exceed="halt", on_exceeded=infos.append)
-    )
+    workflow = chain(budget=BudgetConfig(max_cost=1.0, on_exceed="halt", on_exceeded=infos.append))
     events, error = await drain(WorkflowExecutor(workflow, registry=registry), Text(text="x"))
     assert isinstance(error, BudgetExceededError)
     assert len(infos) == 1
@@ -341,9 +339,7 @@ async def test_skip_if_true_skips_and_downstream_runs(
 
 
 async def test_skip_if_false_runs_the_task(registry: RunnerRegistry) -> None:
-    workflow = define_workflow(
-        name="s", tasks={"a": task(agent(), skip_if=lambda _ctx: False)}
-    )
+    workflow = define_workflow(name="s", tasks={"a": task(agent(), skip_if=lambda _ctx: False)})
     events, _ = await drain(WorkflowExecutor(workflow, registry=registry))
     assert "task:skip" not in types(events)
     assert "task:complete" in types(events)
@@ -399,7 +395,9 @@ async def test_checkpoint_approved_by_stream_handler(registry: RunnerRegistry) -
         handled.append(event)
         return True
 
-    events, error = await drain(WorkflowExecutor(workflow, registry=registry), on_checkpoint=approve)
+    events, error = await drain(
+        WorkflowExecutor(workflow, registry=registry), on_checkpoint=approve
+    )
     assert error is None
     assert [e.message for e in events if e.type == "checkpoint"] == ["Go?"]
     assert len(handled) == 1 and hook_calls == []  # the stream handler alone decides
@@ -479,9 +477,7 @@ async def test_nothing_is_emitted_after_the_terminal_event(
         return '{"answer": "late"}'
 
     runner.respond = respond
-    workflow = define_workflow(
-        name="w", tasks={"slow": task(agent()), "bad": task(agent())}
-    )
+    workflow = define_workflow(name="w", tasks={"slow": task(agent()), "bad": task(agent())})
     events, error = await drain(WorkflowExecutor(workflow, registry=registry))
     assert isinstance(error, RuntimeError) and str(error) == "kaput"  # not an ExceptionGroup
     assert events[-1].type == "workflow:error"

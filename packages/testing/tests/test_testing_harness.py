@@ -64,7 +64,10 @@ async def test_one_mocked_task_output() -> None:
 async def test_dependent_tasks_and_untouched_stats() -> None:
     workflow = define_workflow(
         name="h",
-        tasks={"analyze": task(analyze_agent()), "fix": task(result_agent(), depends_on=["analyze"])},
+        tasks={
+            "analyze": task(analyze_agent()),
+            "fix": task(result_agent(), depends_on=["analyze"]),
+        },
     )
     harness = create_test_harness(workflow)
     assert harness.get_task("fix").call_count == 0
@@ -178,7 +181,9 @@ async def test_every_hook_is_forwarded() -> None:
     seen: list[str] = []
     hooks = WorkflowHooks(
         on_workflow_start=lambda inp: seen.append(f"start:{inp}"),
-        on_task_spawn_args=lambda name, args: seen.append(f"args:{name}:{type(args.prompt).__name__}"),
+        on_task_spawn_args=lambda name, args: seen.append(
+            f"args:{name}:{type(args.prompt).__name__}"
+        ),
         on_task_spawn_result=lambda name, res: seen.append(f"result:{name}:{res.stdout}"),
         on_task_skip=lambda name, _r: seen.append(f"skip:{name}"),
         get_system_prompt_prefix=lambda name: seen.append(f"prefix:{name}") or None,

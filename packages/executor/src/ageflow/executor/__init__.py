@@ -28,7 +28,11 @@ from ageflow.executor.errors import (
     WorkflowAbortedError,
 )
 from ageflow.executor.executor import AbortSignal, EventStream, WorkflowExecutor
-from ageflow.executor.function_runner import FunctionRunResult, FunctionValidationError, run_function
+from ageflow.executor.function_runner import (
+    FunctionRunResult,
+    FunctionValidationError,
+    run_function,
+)
 from ageflow.executor.hitl import HITLManager
 from ageflow.executor.journal import Journal, OnStepComplete, StepRecord
 from ageflow.executor.mcp_resolution import expand_env_vars, expand_server_env, resolve_mcp

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ageflow.core.config import BackoffStrategy, RetryErrorKind
 from ageflow.core.errors import TaskTimeoutError
-
 from ageflow.executor.errors import OutputValidationError
 
 # Kinds a runner may report through an exception's ``code`` attribute. Beyond the original

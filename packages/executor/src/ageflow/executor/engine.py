@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import anyio
 import pydantic
 
+from ageflow.core.config import Checkpoint
 from ageflow.core.context import LOOP_FEEDBACK_KEY, CtxEntry, TaskContext
 from ageflow.core.dag import topological_sort
 from ageflow.core.errors import LoopMaxIterationsError, NodeMaxRetriesError, ValidationError
@@ -37,10 +38,13 @@ from ageflow.core.runner import RunnerOverride
 from ageflow.core.schemas import schema_adapter
 from ageflow.core.tasks import UNSET, AgentTask, FunctionTask, LoopDef, TaskDef
 from ageflow.core.workflow import WorkflowDef
-
 from ageflow.executor.budget import BudgetTracker
 from ageflow.executor.callbacks import call_hook, call_maybe_async
-from ageflow.executor.errors import HitlRejectedError, RunnerNotRegisteredError, WorkflowAbortedError
+from ageflow.executor.errors import (
+    HitlRejectedError,
+    RunnerNotRegisteredError,
+    WorkflowAbortedError,
+)
 from ageflow.executor.function_runner import run_function
 from ageflow.executor.hitl import HITLManager
 from ageflow.executor.journal import (
@@ -254,8 +258,8 @@ class _TaskRunner:
                 raise ValidationError(name, str(exc)) from exc
         hitl = env.hitl.resolve_config(agent.hitl, node.hitl)
         permission = env.hitl.apply_permissions(agent.tools, hitl)
-        if hitl.mode == "checkpoint":
-            await self._checkpoint(name, hitl.message_for(name))  # type: ignore[union-attr]
+        if isinstance(hitl, Checkpoint):
+            await self._checkpoint(name, hitl.message_for(name))
         handle = self.sessions.get_handle(name)
         await call_hook(self.hooks.on_task_start, name, agent.runner)
         env.emit(TaskStartEvent(**self._task_fields(name)))

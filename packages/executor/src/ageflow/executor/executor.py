@@ -25,7 +25,6 @@ from ageflow.core.metrics import WorkflowMetrics, WorkflowResult
 from ageflow.core.registry import RunnerRegistry, default_registry
 from ageflow.core.runner import RunnerOverride
 from ageflow.core.workflow import WorkflowDef
-
 from ageflow.executor.budget import BudgetTracker
 from ageflow.executor.callbacks import call_hook
 from ageflow.executor.engine import CheckpointHandler, RunEnv, run_task_map
@@ -37,9 +36,11 @@ from ageflow.executor.sessions import SessionManager
 
 
 class AbortSignal(Protocol):
-    """Anything with ``is_set()`` (an ``anyio.Event``, a ``threading.Event`` ...)."""
+    """Anything shaped like ``anyio.Event``: ``is_set()`` and an awaitable ``wait()``."""
 
     def is_set(self) -> bool: ...
+
+    async def wait(self) -> Any: ...
 
 
 class WorkflowExecutor:
@@ -190,7 +191,8 @@ class EventStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        assert self._group is not None and self._receive is not None
+        assert self._group is not None
+        assert self._receive is not None
         # The consumer is gone: a run still going is cancelled rather than left unobserved.
         self._abort_requested = True
         self._run_scope.cancel()
@@ -306,9 +308,7 @@ class EventStream:
                     total_estimated_cost=executor.budget_tracker.total,
                     task_count=env.totals.task_count,
                 )
-                outputs = {
-                    name: entries[name].output for name in workflow.tasks if name in entries
-                }
+                outputs = {name: entries[name].output for name in workflow.tasks if name in entries}
                 await call_hook(workflow.hooks.on_workflow_complete, outputs, metrics)
             except Exception as exc:
                 self._fail(exc, fields)
@@ -325,19 +325,15 @@ class EventStream:
 
     def _watch_signal(self, env: RunEnv) -> None:
         signal = self._signal
-        assert signal is not None and self._group is not None
+        assert signal is not None
+        assert self._group is not None
         if signal.is_set():
             env.aborted = True
             self.cancel()
             return
 
         async def watch() -> None:
-            wait = getattr(signal, "wait", None)
-            if isinstance(signal, anyio.Event) and wait is not None:
-                await signal.wait()
-            else:
-                while not signal.is_set():
-                    await anyio.sleep(0.02)
+            await signal.wait()
             env.aborted = True
             self.cancel()
 

@@ -13,7 +13,6 @@ from ageflow.core.config import FUNCTION_RETRY_DEFAULTS
 from ageflow.core.errors import AttemptRecord, NodeMaxRetriesError
 from ageflow.core.schemas import schema_adapter
 from ageflow.core.tasks import FunctionTask
-
 from ageflow.executor.classify import classify_fn_error
 
 OnRetry = Callable[[int, str], Awaitable[None]]

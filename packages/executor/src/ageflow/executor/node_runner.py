@@ -11,13 +11,17 @@ from typing import Any
 import anyio
 
 from ageflow.core.definitions import resolve_agent_def
-from ageflow.core.errors import AgentHitlConflictError, AttemptRecord, NodeMaxRetriesError, TaskTimeoutError
+from ageflow.core.errors import (
+    AgentHitlConflictError,
+    AttemptRecord,
+    NodeMaxRetriesError,
+    TaskTimeoutError,
+)
 from ageflow.core.mcp import McpServerConfig
 from ageflow.core.runner import Runner, RunnerOverride, RunnerSpawnArgs
 from ageflow.core.sanitize import sanitize_ctx_data
 from ageflow.core.tasks import AgentTask
 from ageflow.core.workflow import WorkflowHooks
-
 from ageflow.executor.callbacks import call_best_effort, call_hook
 from ageflow.executor.classify import backoff_ms, classify_agent_error, retry_after_ms
 from ageflow.executor.mcp_resolution import expand_server_env, resolve_mcp

@@ -12,7 +12,6 @@ from ageflow.core.workflow import WorkflowDef
 from ageflow.executor import WorkflowExecutor
 from ageflow.executor.engine import CheckpointHandler
 from ageflow.executor.executor import EventStream
-
 from ageflow.testing.mock_runner import MockRunner, TaskStats
 
 
@@ -46,7 +45,7 @@ class TestHarness:
         self.workflow = workflow
         self.runner = MockRunner()
         base = base_registry if base_registry is not None else default_registry
-        self.registry = base.overlay({name: self.runner for name in runner_names(workflow.tasks)})
+        self.registry = base.overlay(dict.fromkeys(runner_names(workflow.tasks), self.runner))
         self.approve_checkpoints = approve_checkpoints
         self.max_concurrency = max_concurrency
 

@@ -38,8 +38,10 @@ class TaskStats:
 def _is_throw(entry: Any) -> BaseException | None:
     if isinstance(entry, MockThrow):
         return entry.error
-    if isinstance(entry, dict) and isinstance(entry.get("throws"), BaseException):
-        return entry["throws"]  # the original's {"throws": error} spelling
+    if isinstance(entry, dict):
+        error = entry.get("throws")  # the original's {"throws": error} spelling
+        if isinstance(error, BaseException):
+            return error
     return None
 
 
@@ -70,7 +72,8 @@ class MockRunner:
     def mock(self, task_name: str, responses: Any) -> None:
         """Replace the canned responses of ``task_name``."""
         self._responses[task_name] = (
-            list(responses) if isinstance(responses, Sequence) and not isinstance(responses, str)
+            list(responses)
+            if isinstance(responses, Sequence) and not isinstance(responses, str)
             else [responses]
         )
 
