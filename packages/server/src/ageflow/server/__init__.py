@@ -1,12 +1,16 @@
 """ageflow.server: an embeddable runner with durable, resumable runs."""
 
+from ageflow.core.events import RunHandle, RunState
+from ageflow.executor import HitlRejectedError
 from ageflow.server.errors import (
     CheckpointTimeoutError,
     InvalidRunStateError,
+    RunDeadlineExceededError,
     RunNotFoundError,
     RunOwnershipLostError,
     RunStoreError,
     StoreClosedError,
+    TurnsExceededError,
     UnknownWorkflowError,
 )
 from ageflow.server.memory_store import InMemoryRunStore
@@ -17,6 +21,13 @@ from ageflow.server.records import (
     RunPolicy,
     RunRecord,
 )
+from ageflow.server.runner import (
+    RunnerConfig,
+    RunStream,
+    WorkflowRunner,
+    create_runner,
+    generate_run_id,
+)
 from ageflow.server.store import RunStore, StoredInput
 
 __all__ = [
@@ -24,15 +35,25 @@ __all__ = [
     "CheckpointDecision",
     "CheckpointPolicy",
     "CheckpointTimeoutError",
+    "HitlRejectedError",
     "InMemoryRunStore",
     "InvalidRunStateError",
+    "RunDeadlineExceededError",
+    "RunHandle",
     "RunNotFoundError",
     "RunOwnershipLostError",
     "RunPolicy",
     "RunRecord",
+    "RunState",
     "RunStore",
     "RunStoreError",
+    "RunStream",
+    "RunnerConfig",
     "StoreClosedError",
     "StoredInput",
+    "TurnsExceededError",
     "UnknownWorkflowError",
+    "WorkflowRunner",
+    "create_runner",
+    "generate_run_id",
 ]

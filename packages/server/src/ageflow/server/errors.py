@@ -60,7 +60,9 @@ class UnknownWorkflowError(AgentFlowError):
 
     def __init__(self, workflow_name: str, *, cause: object = None) -> None:
         self.workflow_name = workflow_name
-        super().__init__(f'No workflow named "{workflow_name}" is known to this runner', cause=cause)
+        super().__init__(
+            f'No workflow named "{workflow_name}" is known to this runner', cause=cause
+        )
 
 
 class RunStoreError(AgentFlowError):
@@ -76,3 +78,25 @@ class StoreClosedError(RunStoreError):
 
     def __init__(self, what: str = "run store") -> None:
         super().__init__(f"The {what} is closed")
+
+
+class RunDeadlineExceededError(AgentFlowError):
+    """The run went past its deadline (``RunPolicy.deadline_at``) and was stopped."""
+
+    code: ClassVar[str] = "deadline_exceeded"
+    _json_fields: ClassVar[tuple[str, ...]] = ("deadline_at",)
+
+    def __init__(self, deadline_at: int, *, cause: object = None) -> None:
+        self.deadline_at = deadline_at
+        super().__init__(f"The run passed its deadline (epoch ms {deadline_at})", cause=cause)
+
+
+class TurnsExceededError(AgentFlowError):
+    """The run asked for more agent turns than ``RunPolicy.max_turns`` allows."""
+
+    code: ClassVar[str] = "turns_exceeded"
+    _json_fields: ClassVar[tuple[str, ...]] = ("max_turns",)
+
+    def __init__(self, max_turns: int, *, cause: object = None) -> None:
+        self.max_turns = max_turns
+        super().__init__(f"The run exceeded its limit of {max_turns} agent turns", cause=cause)

@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 
 from ageflow.executor.journal import StepRecord
-
 from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import UNFINISHED_STATES, RunRecord
 from ageflow.server.store import StoredInput

@@ -79,7 +79,9 @@ class RunRecord(WireModel):
         if self.result is not None:
             return handle.model_copy(update={"result": self.result})
         if self.error is not None:
-            return handle.model_copy(update={"error": self.error.model_copy(update={"stack": None})})
+            return handle.model_copy(
+                update={"error": self.error.model_copy(update={"stack": None})}
+            )
         return handle
 
     def to_json(self) -> str:

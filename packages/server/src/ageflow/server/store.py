@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ageflow.executor.journal import StepRecord
-
 from ageflow.server.records import RunRecord
 
 
@@ -31,7 +30,9 @@ class RunStore(Protocol):
     async def create_run(self, record: RunRecord, input: Any) -> None:
         """Store a new run and its input. Raises RunStoreError when the id exists.
 
-        The input must be JSON-serialisable (pydantic models are dumped by the caller).
+        The record's ``owner`` and ``lease_until`` are stored as the initial lease (the
+        creating process owns the run). The input must be JSON-serialisable (pydantic
+        models are dumped by the caller).
         """
         ...
 
@@ -99,4 +100,3 @@ class RunStore(Protocol):
     async def close(self) -> None:
         """Release resources. Idempotent; every other call raises StoreClosedError after."""
         ...
-

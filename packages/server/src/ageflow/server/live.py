@@ -1,0 +1,179 @@
+"""LiveRun: the in-memory side of a run this process executes.
+
+Every state change goes through one of the ``mark_*`` methods, which refuse to leave a
+terminal state and persist the record before returning (in order, under one lock), so a
+reader of the store never sees an older state overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from ageflow.core.events import CheckpointEvent, ErrorInfo, RunState, WorkflowEvent
+from ageflow.core.metrics import WorkflowResult
+from ageflow.core.wire import now_ms
+from ageflow.executor.executor import EventStream
+from ageflow.executor.journal import StepRecord
+from ageflow.server.records import UNFINISHED_STATES, CheckpointDecision, RunRecord
+from ageflow.server.store import RunStore
+
+OnOwnershipLost = Callable[["LiveRun"], None]
+
+
+class CheckpointSlot:
+    """One pending checkpoint's answer: set once by ``resume`` (or a decision)."""
+
+    def __init__(self, event: CheckpointEvent) -> None:
+        self.event = event
+        self._answered = anyio.Event()
+        self._approved = False
+
+    def answer(self, approved: bool) -> None:
+        if not self._answered.is_set():
+            self._approved = approved
+            self._answered.set()
+
+    async def wait(self) -> bool:
+        await self._answered.wait()
+        return self._approved
+
+
+class LiveRun:
+    """A run executing in this process: its record, checkpoint slot and cancel controls."""
+
+    def __init__(self, record: RunRecord, store: RunStore, owner: str) -> None:
+        self.record = record
+        self.store = store
+        self.owner = owner
+        self.slot: CheckpointSlot | None = None
+        self.stream: EventStream | None = None
+        self.cancel_requested = False
+        self.detached = False  # closed or taken over: this process stops writing
+        self.stop_reason: BaseException | None = None  # deadline or checkpoint timeout
+        self.done = anyio.Event()
+        self._write_lock = anyio.Lock()
+        self.on_ownership_lost: OnOwnershipLost | None = None
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def state(self) -> RunState:
+        return self.record.state
+
+    @property
+    def finished(self) -> bool:
+        return self.record.state not in UNFINISHED_STATES
+
+    # --- bookkeeping without a write ----------------------------------------------------
+
+    def touch(self) -> None:
+        self.record = self.record.model_copy(update={"last_event_at": now_ms()})
+
+    def observe(self, event: WorkflowEvent) -> None:
+        """Keep the progress summary current (persisted with the next transition)."""
+        progress = dict(self.record.progress)
+        at = now_ms()
+        if event.type == "task:start":
+            progress["lastTaskStart"] = {"taskName": event.task_name, "at": at}
+        elif event.type in ("task:complete", "task:restored"):
+            progress["tasksCompleted"] = int(progress.get("tasksCompleted", 0)) + 1
+        elif event.type == "budget:warning":
+            progress["lastBudgetWarning"] = {
+                "spentUsd": event.spent_usd,
+                "limitUsd": event.limit_usd,
+                "at": at,
+            }
+        self.record = self.record.model_copy(update={"progress": progress, "last_event_at": at})
+
+    # --- transitions --------------------------------------------------------------------
+
+    async def _transition(self, **changes: Any) -> bool:
+        """Apply ``changes`` and persist them; False when the run is already finished."""
+        async with self._write_lock:
+            if self.finished or self.detached:
+                return False
+            self.record = self.record.model_copy(update={**changes, "last_event_at": now_ms()})
+            await self._persist()
+            return True
+
+    async def _persist(self) -> None:
+        saved = await self.store.save_run(self.record, owner=self.owner)
+        if not saved:
+            self.detach()
+            if self.on_ownership_lost is not None:
+                self.on_ownership_lost(self)
+
+    async def persist_progress(self) -> None:
+        async with self._write_lock:
+            if not self.detached:
+                await self._persist()
+
+    def detach(self) -> None:
+        """Stop writing and stop executing here (closing down, or ownership lost)."""
+        self.detached = True
+        if self.stream is not None:
+            self.stream.cancel()
+
+    async def open_checkpoint(self, event: CheckpointEvent) -> CheckpointSlot:
+        """Wait at a checkpoint: awaiting-checkpoint, persisted; returns the answer slot."""
+        self.slot = CheckpointSlot(event)
+        pending = self.record.pending_checkpoint
+        already_waiting = (
+            self.state == "awaiting-checkpoint"
+            and pending is not None
+            and pending.step_key == event.step_key
+        )
+        if already_waiting:
+            # A recovered run: keep the stored checkpoint and its decision, restart the clock.
+            self.touch()
+        else:
+            await self._transition(
+                state="awaiting-checkpoint", pending_checkpoint=event, decision=None
+            )
+        return self.slot
+
+    async def decide(self, approved: bool) -> None:
+        """Persist an answer to the pending checkpoint, then deliver it."""
+        pending = self.record.pending_checkpoint
+        assert pending is not None
+        decision = CheckpointDecision(
+            step_key=pending.step_key or pending.task_name, approved=approved, decided_at=now_ms()
+        )
+        await self._transition(decision=decision)
+        if self.slot is not None:
+            self.slot.answer(approved)
+
+    def stored_decision(self, event: CheckpointEvent) -> bool | None:
+        decision = self.record.decision
+        key = event.step_key or event.task_name
+        return decision.approved if decision is not None and decision.step_key == key else None
+
+    async def clear_checkpoint(self) -> None:
+        self.slot = None
+        await self._transition(state="running", pending_checkpoint=None, decision=None)
+
+    async def mark_done(self, result: WorkflowResult) -> bool:
+        return await self._transition(
+            state="done", result=result, pending_checkpoint=None, decision=None
+        )
+
+    async def mark_failed(self, exc: BaseException) -> bool:
+        return await self._transition(
+            state="failed",
+            error=ErrorInfo.from_exception(exc, with_stack=False),
+            pending_checkpoint=None,
+            decision=None,
+        )
+
+    async def mark_cancelled(self) -> bool:
+        return await self._transition(state="cancelled", pending_checkpoint=None, decision=None)
+
+    async def commit_step(self, step: StepRecord) -> None:
+        await self.store.append_step(self.run_id, step)
