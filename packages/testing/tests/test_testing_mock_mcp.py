@@ -6,12 +6,21 @@ import base64
 import json
 import subprocess
 import sys
+from typing import Any
 
 import anyio
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, MCPError
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp.types import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    CallToolRequest,
+    CallToolRequestParams,
+    CallToolResult,
+    TextContent,
+)
 
 from ageflow.testing.mock_mcp_config import decode_config, encode_config, opts_from_wire
 from ageflow.testing.mock_mcp_server import (
@@ -54,8 +63,9 @@ def stdio_client_for(opts: MockMcpServerOpts, errlog, mode: str = "legacy") -> C
     return Client(stdio_client(params, errlog=errlog), mode=mode)
 
 
-def text_of(result) -> str:
+def text_of(result: CallToolResult) -> str:
     [block] = result.content
+    assert isinstance(block, TextContent)
     return block.text
 
 
@@ -79,19 +89,45 @@ CALL = {
 }
 
 
-async def converse(args: list[str], messages: list[dict]) -> tuple[int, list[dict], bytes]:
-    """Send raw JSON-RPC lines, close stdin, and collect every answer and the exit code.
+async def converse(
+    args: list[str], messages: list[dict[str, Any]], *, await_answers: bool = True
+) -> tuple[int, list[dict[str, Any]], bytes]:
+    """Speak raw JSON-RPC: send each message, wait for the answer to each request, stop at EOF.
 
     Used where the SDK client hides what a test must see: the exit code and which
     requests got an answer before the process died.
     """
-    process = await anyio.run_process(
+    answers: list[dict[str, Any]] = []
+    async with await anyio.open_process(
         [sys.executable, *args],
-        input=b"".join(json.dumps(m).encode() + b"\n" for m in messages),
-        check=False,
-    )
-    answers = [json.loads(line) for line in process.stdout.decode().splitlines()]
-    return process.returncode, answers, process.stderr
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdin and process.stdout and process.stderr
+        stdout = BufferedByteReceiveStream(process.stdout)
+        try:
+            for message in messages:
+                await process.stdin.send(json.dumps(message).encode() + b"\n")
+                if await_answers and "id" in message:
+                    answers.append(json.loads(await stdout.receive_until(b"\n", 1 << 20)))
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
+            pass  # the server is gone; what it answered so far is the result
+        await process.stdin.aclose()
+        with anyio.move_on_after(5):  # bound only against a regression that would hang
+            async for line in stdout_lines(stdout):
+                answers.append(json.loads(line))
+        stderr = b"".join([chunk async for chunk in process.stderr])
+        code = await process.wait()
+    return code, answers, stderr
+
+
+async def stdout_lines(stdout: BufferedByteReceiveStream):
+    while True:
+        try:
+            yield await stdout.receive_until(b"\n", 1 << 20)
+        except (anyio.EndOfStream, anyio.IncompleteRead):
+            return
 
 
 # --- subprocess mode ------------------------------------------------------------------------
@@ -102,7 +138,9 @@ async def test_subprocess_lists_echoes_and_reports_tool_errors(tmp_path) -> None
     opts = MockMcpServerOpts(tools=[ECHO, FAIL], is_error_on="fail")
     with (tmp_path / "stderr.txt").open("w") as errlog:
         async with stdio_client_for(opts, errlog) as client:
-            assert (client.server_info.name, client.server_info.version) == ("mock-mcp", "0.0.1")
+            info = client.server_info
+            assert info is not None
+            assert (info.name, info.version) == ("mock-mcp", "0.0.1")
             assert client.server_capabilities.tools is not None
 
             listed = await client.list_tools()
@@ -202,8 +240,13 @@ async def test_subprocess_hang_on_tools_list_times_out_on_the_client(tmp_path) -
         async with stdio_client_for(opts, errlog) as client:
             with pytest.raises(TimeoutError), anyio.fail_after(0.3):
                 await client.list_tools()
-            # Only that request hangs; the connection still serves calls.
-            assert text_of(await client.call_tool("echo", {"text": "alive"})) == "alive"
+            # Only that request hangs; the connection still serves calls. (Sent raw:
+            # Client.call_tool would first list tools to learn the output schema.)
+            alive = await client.session.send_request(
+                CallToolRequest(params=CallToolRequestParams(name="echo", arguments={"text": "a"})),
+                CallToolResult,
+            )
+            assert text_of(alive) == "a"
 
 
 @pytest.mark.anyio
@@ -211,7 +254,9 @@ async def test_subprocess_hang_on_initialize_never_answers(tmp_path) -> None:
     opts = MockMcpServerOpts(tools=[ECHO], hang_on="initialize")
 
     # It reads requests until stdin closes and answers none of them.
-    code, answers, stderr = await converse(mock_mcp_subprocess_command(opts).args, [INITIALIZE])
+    code, answers, stderr = await converse(
+        mock_mcp_subprocess_command(opts).args, [INITIALIZE], await_answers=False
+    )
     assert (code, answers, stderr) == (0, [], b"")
 
     with (tmp_path / "stderr.txt").open("w") as errlog, pytest.raises(TimeoutError):
@@ -326,7 +371,9 @@ async def test_in_process_lists_echoes_and_reports_tool_errors() -> None:
 
 @pytest.mark.anyio
 async def test_in_process_crash_on_initialize_raises_at_once() -> None:
-    with pytest.raises(MockMcpStartError, match="^mcp_server_start_failed: mock crash on initialize$"):
+    with pytest.raises(
+        MockMcpStartError, match=r"^mcp_server_start_failed: mock crash on initialize$"
+    ):
         await spawn_mock_mcp_server(MockMcpServerOpts(tools=[ECHO], crash_on="initialize"))
 
 
@@ -396,11 +443,14 @@ async def test_fixture_spawns_servers_that_work(mock_mcp_server) -> None:
     assert not first.stopped  # the fixture stops them after the test
 
 
-def test_subprocess_import_does_not_need_the_sdk() -> None:
+def test_subprocess_module_does_not_import_the_sdk_up_front() -> None:
     """The early exits of the subprocess must not pay seconds for importing the SDK."""
     probe = (
-        "import sys, ageflow.testing.mock_mcp_server, ageflow.testing.fake_cli;"
-        "print(any(name == 'mcp' or name.startswith('mcp.') for name in sys.modules))"
+        "import sys\n"
+        "import ageflow.testing\n"
+        "before = set(sys.modules)\n"
+        "import ageflow.testing.mock_mcp_server, ageflow.testing.fake_cli\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] == 'mcp'))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True)
-    assert done.stdout.strip() == b"False"
+    assert done.stdout.strip() == b"[]"

@@ -426,7 +426,7 @@ def codex_error(
     message: str, *, thread_id: str = DEFAULT_THREAD_ID, exit_code: int = 1
 ) -> FakeResponse:
     """A failed turn: ``error`` and ``turn.failed`` events, the message on stderr, non-zero exit."""
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "thread.started", "thread_id": thread_id},
         {"type": "turn.started"},
         {"type": "error", "message": message},
@@ -590,7 +590,11 @@ class FakeCli:
         self.respond("claude", response)
 
     def respond_codex(
-        self, text: str, *, thread_id: str | None = DEFAULT_THREAD_ID, tokens: tuple[int, int] = (0, 0)
+        self,
+        text: str,
+        *,
+        thread_id: str | None = DEFAULT_THREAD_ID,
+        tokens: tuple[int, int] = (0, 0),
     ) -> None:
         """Make every ``codex`` call answer ``text`` in a full event stream."""
         self.respond("codex", codex_exec(text, thread_id=thread_id, tokens=tokens))

@@ -9,7 +9,8 @@ In-process::
 
 As a subprocess (what a runner under test launches)::
 
-    cmd = mock_mcp_subprocess_command(opts)   # python -m ageflow.testing.mock_mcp_server --config <b64>
+    cmd = mock_mcp_subprocess_command(opts)
+    # -> python -m ageflow.testing.mock_mcp_server --config <base64 JSON>
 
 The MCP SDK takes seconds to import, so it is imported only where it is needed: the
 subprocess's early exits (bad config, crash or hang on ``initialize``) never load it.
@@ -112,11 +113,21 @@ class MockMcpServerHandle:
     ) -> dict[str, Any]:
         """Call a tool; raises ``MockMcpTimeoutError`` when ``timeout_ms`` runs out first."""
         from mcp import MCPError
-        from mcp.types import REQUEST_TIMEOUT
+        from mcp.types import (
+            REQUEST_TIMEOUT,
+            CallToolRequest,
+            CallToolRequestParams,
+            CallToolResult,
+        )
 
+        request = CallToolRequest(params=CallToolRequestParams(name=name, arguments=args))
         timeout = None if timeout_ms is None else timeout_ms / 1000
         try:
-            result = await self._client.call_tool(name, args, read_timeout_seconds=timeout)
+            # Sent as a bare request: the SDK's Client.call_tool first runs tools/list to
+            # learn output schemas, which would tie every call to the tools/list behaviour.
+            result = await self._client.session.send_request(
+                request, CallToolResult, request_read_timeout_seconds=timeout
+            )
         except MCPError as exc:
             if exc.code == REQUEST_TIMEOUT:
                 raise MockMcpTimeoutError("timeout: MCP tool call timed out") from exc
@@ -172,8 +183,7 @@ class _MockMcpSpawner:
         client = Client(server, mode="legacy", cache=None)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(client)
-            handle = MockMcpServerHandle(client, stack.pop_all())
-        return handle
+            return MockMcpServerHandle(client, stack.pop_all())
 
     @staticmethod
     def as_subprocess_command(opts: MockMcpServerOpts) -> SubprocessCommand:

@@ -9,7 +9,7 @@ Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -26,12 +26,12 @@ MockMcpServerFactory = Callable[[MockMcpServerOpts], Awaitable[MockMcpServerHand
 
 
 @pytest.fixture
-def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCli]:
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCli:
     """Fake ``claude``/``codex`` on PATH for this test; child processes find them by name."""
     fake = FakeCli.install(tmp_path / "fake-cli")
     monkeypatch.setenv("PATH", fake.path_with_bin())
     monkeypatch.setenv(CONFIG_ENV, str(fake.config_path))
-    yield fake
+    return fake
 
 
 @pytest.fixture
