@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -113,8 +114,6 @@ def _log_call(log_path: str, record: dict[str, Any]) -> int:
 
     The lock makes the index exact when a workflow runs several fakes at once.
     """
-    import fcntl
-
     with open(log_path, "a+b") as log:
         fcntl.flock(log, fcntl.LOCK_EX)
         try:
@@ -633,8 +632,12 @@ class FakeCli:
 
     def calls(self, program: str | None = None, *, kind: str | None = "run") -> list[FakeCall]:
         """Logged calls in order; by default only real runs, not ``--version`` probes."""
+        with self.log_path.open(encoding="utf-8") as log:
+            # Shared lock: a fake appending right now never shows up as half a line.
+            fcntl.flock(log, fcntl.LOCK_SH)
+            text = log.read()
         calls = []
-        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             record = json.loads(line)
             if program is not None and record["program"] != program:
                 continue
