@@ -258,6 +258,7 @@ class WorkflowRunner:
             live.stream = stream
             if live.cancel_requested or live.detached:
                 stream.cancel()
+            failure: Exception | None = None
             async with anyio.create_task_group() as timers:
                 if policy.deadline_at is not None:
                     timers.start_soon(self._deadline_timer, live, policy.deadline_at)
@@ -267,8 +268,12 @@ class WorkflowRunner:
                             live.observe(event)
                             if emit is not None:
                                 emit(_explained(event, live))
+                except Exception as exc:  # raised outside the group: no exception group
+                    failure = exc
                 finally:
                     timers.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
             outcome.result = stream.result
             await live.mark_done(outcome.result)
         except Exception as exc:
