@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from typing import Any
 
@@ -135,8 +134,7 @@ async def test_awaiting_checkpoint_comes_back_awaiting_and_resumes_at_once() -> 
     async with create_runner(store=store, registry=RunnerRegistry({"fake": first_process})) as a:
         handle = await a.fire(pipeline(), {"q": "why"})
         with anyio.fail_after(5):
-            while (h := await a.get(handle.run_id)) is None or h.state != "awaiting-checkpoint":
-                await anyio.sleep(0.005)
+            await a.wait_for(handle.run_id, "awaiting-checkpoint")
     stored = await store.get_run(handle.run_id)
     assert stored is not None
     assert stored.state == "awaiting-checkpoint"
@@ -171,10 +169,7 @@ async def test_decision_is_persisted_before_it_is_acted_on() -> None:
     async with create_runner(store=store, registry=RunnerRegistry({"fake": runner})) as server:
         handle = await server.fire(pipeline(), {"q": "x"})
         with anyio.fail_after(5):
-            while (
-                h := await server.get(handle.run_id)
-            ) is None or h.state != "awaiting-checkpoint":
-                await anyio.sleep(0.005)
+            await server.wait_for(handle.run_id, "awaiting-checkpoint")
         calls_before = len(runner.calls)
         await server.resume(handle.run_id, True)
         decided = [r for r in saved if r.decision is not None]
@@ -190,8 +185,7 @@ async def test_a_stored_decision_is_used_after_a_crash() -> None:
     async with create_runner(store=store, registry=RunnerRegistry({"fake": echo_runner()})) as a:
         handle = await a.fire(pipeline(), {"q": "x"})
         with anyio.fail_after(5):
-            while (h := await a.get(handle.run_id)) is None or h.state != "awaiting-checkpoint":
-                await anyio.sleep(0.005)
+            await a.wait_for(handle.run_id, "awaiting-checkpoint")
     # As if the first process stored "approved" and died before acting on it.
     record = await store.get_run(handle.run_id)
     assert record is not None
@@ -247,12 +241,7 @@ async def test_a_run_with_a_live_owner_is_not_taken_and_a_lapsed_one_is() -> Non
 async def test_runs_of_a_dead_process_on_this_machine_are_taken_at_once() -> None:
     import socket
 
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    dead = await anyio.run_process([sys.executable, "-c", "import os; print(os.getpid())"])
     dead_pid = int(dead.stdout)
     store = InMemoryRunStore()
     now = now_ms()

@@ -91,8 +91,9 @@ def registry(runner_obj: ScriptedRunner) -> RunnerRegistry:
 
 async def wait_for_state(runner: Any, run_id: str, state: str) -> None:
     with anyio.fail_after(5):
-        while (handle := await runner.get(run_id)) is None or handle.state != state:
-            await anyio.sleep(0.005)
+        handle = await runner.wait_for(run_id, state)
+    assert handle is not None
+    assert handle.state == state
 
 
 async def test_stream_events_run_id_and_stored_result(registry: RunnerRegistry) -> None:
@@ -184,17 +185,17 @@ async def test_on_complete_raising_does_not_call_on_error(registry: RunnerRegist
     # D13: the original called on_error too when on_complete raised.
     errors: list[BaseException] = []
     calls: list[str] = []
+    called = anyio.Event()
 
     def on_complete(_result: Any) -> None:
         calls.append("complete")
+        called.set()
         raise RuntimeError("listener bug")
 
     async with create_runner(registry=registry) as runner:
-        handle = await runner.fire(one_task(), on_complete=on_complete, on_error=errors.append)
-        await runner.wait(handle.run_id)
+        await runner.fire(one_task(), on_complete=on_complete, on_error=errors.append)
         with anyio.fail_after(5):
-            while not calls:
-                await anyio.sleep(0.005)
+            await called.wait()
     assert calls == ["complete"]
     assert errors == []
 
@@ -239,7 +240,7 @@ async def test_resume_false_fails_the_run(registry: RunnerRegistry) -> None:
 
 async def test_resume_errors() -> None:
     async with create_runner(registry=RunnerRegistry()) as runner:
-        with pytest.raises(RunNotFoundError, match="(?i)not found"):
+        with pytest.raises(RunNotFoundError, match=r"(?i)not found"):
             await runner.resume("nope", True)
 
 
@@ -247,7 +248,7 @@ async def test_resume_on_a_finished_run_is_invalid(registry: RunnerRegistry) -> 
     async with create_runner(registry=registry) as runner:
         handle = await runner.fire(one_task())
         await runner.wait(handle.run_id)
-        with pytest.raises(InvalidRunStateError, match="invalid state: done"):
+        with pytest.raises(InvalidRunStateError, match=r"invalid state: done"):
             await runner.resume(handle.run_id, True)
 
 

@@ -7,7 +7,7 @@ reader of the store never sees an older state overwrite a newer one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import anyio
@@ -55,6 +55,7 @@ class LiveRun:
         self.stop_reason: BaseException | None = None  # deadline or checkpoint timeout
         self.done = anyio.Event()
         self._write_lock = anyio.Lock()
+        self._changed = anyio.Event()  # set (and replaced) on every state change
         self.on_ownership_lost: OnOwnershipLost | None = None
 
     # --- reading ------------------------------------------------------------------------
@@ -70,6 +71,22 @@ class LiveRun:
     @property
     def finished(self) -> bool:
         return self.record.state not in UNFINISHED_STATES
+
+    async def wait_for_state(self, states: Collection[str]) -> RunState:
+        """Wait until the run is in one of ``states`` (or has ended); the state then."""
+        while self.state not in states and not self.done.is_set():
+            changed = self._changed
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as group:
+                    # Whichever comes first: a state change or the end of the run.
+                    async def on_done() -> None:
+                        await self.done.wait()
+                        scope.cancel()
+
+                    group.start_soon(on_done)
+                    await changed.wait()
+                    scope.cancel()
+        return self.state
 
     # --- bookkeeping without a write ----------------------------------------------------
 
@@ -101,6 +118,8 @@ class LiveRun:
                 return False
             self.record = self.record.model_copy(update={**changes, "last_event_at": now_ms()})
             await self._persist()
+            self._changed.set()
+            self._changed = anyio.Event()
             return True
 
     async def _persist(self) -> None:

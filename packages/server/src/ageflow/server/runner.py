@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -184,10 +184,8 @@ class WorkflowRunner:
                 async with receive:
                     async for event in receive:
                         if on_event is not None:
-                            try:
+                            with suppress(Exception):
                                 await call_maybe_async(on_event, event)
-                            except Exception:
-                                pass
 
             async with anyio.create_task_group() as delivery:
                 delivery.start_soon(deliver)
@@ -378,6 +376,13 @@ class WorkflowRunner:
         if live is not None:
             return live.record
         return await self.store.get_run(run_id)
+
+    async def wait_for(self, run_id: str, *states: str) -> RunHandle | None:
+        """Wait until a run executing here reaches one of ``states`` or ends."""
+        live = self._live.get(run_id)
+        if live is not None:
+            await live.wait_for_state(states)
+        return await self.get(run_id)
 
     async def wait(self, run_id: str) -> RunHandle | None:
         """Wait until a run this process executes has ended; its final snapshot."""
