@@ -1,0 +1,139 @@
+"""The SQLite run store's schema: tables, indexes and forward migrations.
+
+Tables (version 1):
+
+- ``meta(key, value)``: the row ``schema_version`` holds the version this file is at.
+- ``runs``: one row per run. ``seq`` is the insertion order (an alias of the rowid, so it
+  survives VACUUM); it breaks ties in listings exactly as the in-memory store does. The
+  searched fields (workflow, state, times, owner, lease) are columns; the whole record
+  is ``payload`` (JSON, without owner and lease).
+- ``run_inputs``: the input each run was created with, as JSON. Only ever inserted: no
+  status write can touch it (the original lost inputs on the first status write, D1).
+- ``steps``: the step journal, one row per (run, step key); ``seq`` keeps the order in
+  which steps were first journaled (a replaced step keeps its place).
+
+Inputs and steps go with their run (``ON DELETE CASCADE``).
+
+A migration is an async function that brings a database from the previous version to
+its key's version. ``migrate`` applies the missing ones in order, in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
+
+import aiosqlite
+
+from ageflow.server.errors import RunStoreError
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+_V1_STATEMENTS = (
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        workflow_name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_event_at INTEGER NOT NULL,
+        owner TEXT,
+        lease_until INTEGER,
+        payload TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE run_inputs (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+        input TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE steps (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        UNIQUE (run_id, step_key)
+    )
+    """,
+    # Each index ends with the listing order (newest first, then insertion order), so a
+    # filtered listing reads rows in order and stops at the limit without sorting.
+    "CREATE INDEX idx_runs_state ON runs (state, last_event_at DESC)",
+    "CREATE INDEX idx_runs_workflow_state ON runs (workflow_name, state, last_event_at DESC)",
+    "CREATE INDEX idx_runs_last_event_at ON runs (last_event_at DESC)",
+    "CREATE INDEX idx_runs_owner ON runs (owner)",
+)
+
+INDEXES = ("idx_runs_state", "idx_runs_workflow_state", "idx_runs_last_event_at", "idx_runs_owner")
+
+
+async def _v1_initial(conn: aiosqlite.Connection) -> None:
+    for statement in _V1_STATEMENTS:
+        await conn.execute(statement)
+
+
+# version -> the migration that produces it from version - 1 (version 0: an empty file).
+MIGRATIONS: Mapping[int, Migration] = {1: _v1_initial}
+
+
+def latest_version(migrations: Mapping[int, Migration] | None = None) -> int:
+    return max(MIGRATIONS if migrations is None else migrations)
+
+
+async def read_version(conn: aiosqlite.Connection) -> int:
+    """The schema version of the open database; 0 when it has none yet."""
+    has_meta = await conn.execute_fetchall(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    )
+    if not list(has_meta):
+        return 0
+    rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE key = 'schema_version'"))
+    return int(rows[0][0]) if rows else 0
+
+
+async def migrate(conn: aiosqlite.Connection, path: str) -> int:
+    """Bring the database up to the latest version; returns the version it is at.
+
+    ``conn`` must be in autocommit mode (isolation_level None). The version is read
+    inside the write transaction, so two processes opening one new file do not both
+    create the schema.
+    """
+    migrations = MIGRATIONS  # read at call time: tests install extra versions
+    target = latest_version(migrations)
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = await read_version(conn)
+        if found > target:
+            raise RunStoreError(
+                f"the run store {path} has schema version {found}, newer than version "
+                f"{target} that this ageflow-server-sqlite supports; upgrade the package"
+            )
+        for version in sorted(v for v in migrations if v > found):
+            try:
+                await migrations[version](conn)
+            except sqlite3.Error as exc:
+                raise RunStoreError(
+                    f"migrating the run store {path} to schema version {version} "
+                    f"(from {found}) failed: {exc}",
+                    cause=exc,
+                ) from exc
+        if found != target:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(target),),
+            )
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise
+    return target
