@@ -237,3 +237,26 @@ async def test_max_zero_never_executes() -> None:
     with pytest.raises(NodeMaxRetriesError) as caught:
         await WorkflowExecutor(workflow).run()
     assert caught.value.attempts == [] and calls["n"] == 0
+
+
+async def test_function_task_checkpoint_asks_before_running() -> None:
+    from ageflow.core import Checkpoint
+    from ageflow.executor import HitlRejectedError
+
+    fn, calls = flaky(0)
+    workflow = define_workflow(
+        name="f",
+        tasks={"d": task(fn, input={"value": 1}, hitl=Checkpoint("run the function?"))},
+    )
+    asked: list[str] = []
+
+    def approve(event: Any) -> bool:
+        asked.append(event.message)
+        return True
+
+    result = await WorkflowExecutor(workflow).run(on_checkpoint=approve)
+    assert asked == ["run the function?"]
+    assert result.outputs["d"] == Doubled(doubled=2)
+    with pytest.raises(HitlRejectedError):
+        await WorkflowExecutor(workflow).run(on_checkpoint=lambda _e: False)
+    assert calls["n"] == 1  # the rejected run never executed it

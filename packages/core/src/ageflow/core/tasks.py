@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from ageflow.core.config import HitlConfig, RetryConfig
+from ageflow.core.config import Checkpoint, HitlConfig, RetryConfig
 from ageflow.core.context import TaskContext
 from ageflow.core.definitions import AgentDef, FunctionDef
 from ageflow.core.identifiers import validate_static_identifier
@@ -100,6 +100,8 @@ class FunctionTask:
     input: TaskInput = UNSET
     retry: RetryConfig | None = None
     skip_if: SkipPredicate | None = None
+    # Only a checkpoint makes sense for plain code (there are no tools to permit).
+    hitl: Checkpoint | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,13 +151,18 @@ def task(
 ) -> AgentTask | FunctionTask:
     """Wrap an agent or a function as a task of a workflow.
 
-    ``input`` is a static value or a callable receiving the TaskContext; ``session``,
-    ``hitl`` and ``mcp_override`` apply to agents only, ``retry`` to functions only.
+    ``input`` is a static value or a callable receiving the TaskContext; ``session`` and
+    ``mcp_override`` apply to agents only, ``retry`` to functions only; ``hitl`` takes any
+    HITL config for agents and ``Checkpoint(...)`` for functions.
     """
     deps = _dependency_names(depends_on)
     if isinstance(work, AgentDef):
         if retry is not None:
             raise TypeError("retry belongs on the agent (define_agent(retry=...)) for agent tasks")
+        if isinstance(mcp_override, str):
+            raise TypeError(
+                f"mcp_override must be a list of server names, got the string {mcp_override!r}"
+            )
         override = (
             TaskMcpOverride(servers=list(mcp_override))
             if mcp_override is not None and not isinstance(mcp_override, TaskMcpOverride)
@@ -172,10 +179,14 @@ def task(
             skip_if=skip_if,
         )
     if isinstance(work, FunctionDef):
-        for name, value in (("session", session), ("hitl", hitl), ("mcp_override", mcp_override)):
+        for name, value in (("session", session), ("mcp_override", mcp_override)):
             if value is not None:
                 raise TypeError(f"{name} applies to agent tasks only, not to function tasks")
-        return FunctionTask(fn=work, depends_on=deps, input=input, retry=retry, skip_if=skip_if)
+        if hitl is not None and not isinstance(hitl, Checkpoint):
+            raise TypeError("a function task takes hitl=Checkpoint(...) only (it has no tools)")
+        return FunctionTask(
+            fn=work, depends_on=deps, input=input, retry=retry, skip_if=skip_if, hitl=hitl
+        )
     raise TypeError(
         f"task() takes an agent (define_agent) or a function (define_function), "
         f"got {type(work).__name__}"

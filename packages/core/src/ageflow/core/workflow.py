@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ageflow.core.config import HITL_CONFIG_TYPES, BudgetConfig
+from ageflow.core.config import HITL_CONFIG_TYPES, BudgetConfig, Checkpoint
 from ageflow.core.context import LOOP_FEEDBACK_KEY
 from ageflow.core.dag import topological_sort
 from ageflow.core.definitions import AgentDef, FunctionDef, check_agent_fields
@@ -30,7 +30,15 @@ from ageflow.core.metrics import TaskMetrics, WorkflowMetrics
 from ageflow.core.runner import RunnerSpawnArgs, RunnerSpawnResult
 from ageflow.core.schemas import check_schema
 from ageflow.core.sessions import resolve_session_tokens
-from ageflow.core.tasks import TASK_TYPES, AgentTask, FunctionTask, LoopDef, TaskDef
+from ageflow.core.tasks import (
+    TASK_TYPES,
+    AgentTask,
+    FunctionTask,
+    LoopDef,
+    SessionToken,
+    ShareSession,
+    TaskDef,
+)
 
 Hook = Callable[..., Awaitable[Any] | Any]
 
@@ -53,9 +61,7 @@ class WorkflowHooks:
     ) = None
     get_system_prompt_prefix: Callable[[str], Awaitable[str | None] | str | None] | None = None
     on_task_spawn_args: Callable[[str, RunnerSpawnArgs], Awaitable[None] | None] | None = None
-    on_task_spawn_result: (
-        Callable[[str, RunnerSpawnResult], Awaitable[None] | None] | None
-    ) = None
+    on_task_spawn_result: Callable[[str, RunnerSpawnResult], Awaitable[None] | None] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,7 +166,7 @@ def validate_workflow(workflow: WorkflowDef) -> None:
 
 def _check_task_map(tasks: Mapping[str, TaskDef], *, prefix: str) -> None:
     for name, node in tasks.items():
-        label = prefix + name
+        label = f"{prefix}{name}"  # a name may not be a string yet: it is checked next
         _check_task_name(name, label)
         if not isinstance(node, TASK_TYPES):
             raise WorkflowDefinitionError(
@@ -201,6 +207,8 @@ def _check_task_map(tasks: Mapping[str, TaskDef], *, prefix: str) -> None:
             task_name=prefix + exc.task_name,
             cause=exc,
         ) from exc
+    # Handles are kept per token name, so one name must mean one runner in a task map.
+    runner_of_session: dict[str, tuple[str, str]] = {}
     for name, token in tokens.items():
         node = tasks[name]
         assert isinstance(node, AgentTask)
@@ -210,13 +218,23 @@ def _check_task_map(tasks: Mapping[str, TaskDef], *, prefix: str) -> None:
                 f'runner "{token.runner}": a session cannot be shared across runners',
                 task_name=prefix + name,
             )
+        first = runner_of_session.setdefault(token.name, (token.runner, name))
+        if first[0] != token.runner:
+            raise WorkflowDefinitionError(
+                f'uses session "{token.name}" with runner "{token.runner}", but task '
+                f'"{prefix}{first[1]}" uses a session of that name with runner "{first[0]}": '
+                "a session cannot be shared across runners",
+                task_name=prefix + name,
+            )
 
 
 def _check_task_name(name: Any, label: str) -> None:
     if not isinstance(name, str):
         raise WorkflowDefinitionError(f"task names must be strings, got {name!r}")
     if name == LOOP_FEEDBACK_KEY:
-        raise WorkflowDefinitionError("this task name is reserved for loop feedback", task_name=label)
+        raise WorkflowDefinitionError(
+            "this task name is reserved for loop feedback", task_name=label
+        )
     try:
         validate_static_identifier(name, "task name")
     except InvalidIdentifierError as exc:
@@ -228,15 +246,33 @@ def _check_task_name(name: Any, label: str) -> None:
 
 
 def _check_node(node: TaskDef, label: str) -> None:
+    depends_on: object = node.depends_on  # raw task objects are not checked by task()
+    if isinstance(depends_on, str):
+        # Iterating a string would yield single letters as dependency names.
+        raise WorkflowDefinitionError(
+            f"depends_on must be a list of task names, got the string {depends_on!r} "
+            f"(write depends_on=[{depends_on!r}])",
+            task_name=label,
+        )
     if node.input is not None and callable(node.input) and isinstance(node.input, type):
-        raise WorkflowDefinitionError("input must be a value or a callable taking the context, not a class", task_name=label)
+        raise WorkflowDefinitionError(
+            "input must be a value or a callable taking the context, not a class", task_name=label
+        )
     if isinstance(node, LoopDef):
+        if not isinstance(node.max, int) or isinstance(node.max, bool):
+            raise WorkflowDefinitionError(
+                f"loop max must be an int, got {type(node.max).__name__}", task_name=label
+            )
         if node.max < 1:
-            raise WorkflowDefinitionError(f"loop max must be at least 1, got {node.max}", task_name=label)
+            raise WorkflowDefinitionError(
+                f"loop max must be at least 1, got {node.max}", task_name=label
+            )
         if not callable(node.until):
             raise WorkflowDefinitionError("loop until must be callable", task_name=label)
         if node.context not in ("persistent", "fresh"):
-            raise WorkflowDefinitionError("loop context must be 'persistent' or 'fresh'", task_name=label)
+            raise WorkflowDefinitionError(
+                "loop context must be 'persistent' or 'fresh'", task_name=label
+            )
         if not node.tasks:
             raise WorkflowDefinitionError("loop has no tasks", task_name=label)
         _check_task_map(node.tasks, prefix=f"{label}/")
@@ -244,10 +280,19 @@ def _check_node(node: TaskDef, label: str) -> None:
     if node.skip_if is not None and not callable(node.skip_if):
         raise WorkflowDefinitionError("skip_if must be callable", task_name=label)
     if isinstance(node, FunctionTask):
+        if node.hitl is not None and not isinstance(node.hitl, Checkpoint):
+            raise WorkflowDefinitionError(
+                "a function task takes hitl=Checkpoint(...) only", task_name=label
+            )
         if not isinstance(node.fn, FunctionDef):
             raise WorkflowDefinitionError("fn must be built with define_function", task_name=label)
-        _reraise_with_task(label, lambda: (check_schema(node.fn.input_schema, "input"),
-                                           check_schema(node.fn.output_schema, "output")))
+        fn = node.fn
+
+        def check_function() -> None:
+            check_schema(fn.input_schema, "input")
+            check_schema(fn.output_schema, "output")
+
+        _reraise_with_task(label, check_function)
         return
     agent = node.agent
     if not isinstance(agent, AgentDef):
@@ -260,6 +305,12 @@ def _check_node(node: TaskDef, label: str) -> None:
         check_agent_fields(input=agent.input, output=agent.output, prompt=agent.prompt)
 
     _reraise_with_task(label, check_agent)
+    if node.session is not None and not isinstance(node.session, SessionToken | ShareSession):
+        raise WorkflowDefinitionError(
+            "session must be session_token(name, runner) or share_session_with(task), got "
+            f"{node.session!r}",
+            task_name=label,
+        )
     if node.hitl is not None and not isinstance(node.hitl, HITL_CONFIG_TYPES):
         raise WorkflowDefinitionError(
             "hitl must be HitlOff(), HitlPermissions(...) or Checkpoint(...)", task_name=label

@@ -307,6 +307,8 @@ class _TaskRunner:
 
     async def _run_function(self, name: str, node: FunctionTask) -> None:
         value = await self._resolve_input(node)
+        if node.hitl is not None:
+            await self._checkpoint(name, node.hitl.message_for(name))
         await call_hook(self.hooks.on_task_start, name, "")
         self.env.emit(TaskStartEvent(**self._task_fields(name)))
         result = await run_function(node, value, name, on_retry=self._retry_emitter(name))
