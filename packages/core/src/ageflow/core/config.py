@@ -5,6 +5,7 @@ These are frozen dataclasses: they hold callables and are never sent over a wire
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,15 +46,20 @@ class RetryConfig:
     timeout_ms: int | None = None
 
     def __post_init__(self) -> None:
-        if self.max is not None and self.max < 0:
-            raise ValueError(f"retry.max must be >= 0, got {self.max}")
+        if self.max is not None:
+            if not isinstance(self.max, int) or isinstance(self.max, bool):
+                raise ValueError(f"retry.max must be an int, got {self.max!r}")
+            if self.max < 0:
+                # 0 is kept for parity: the task then fails without any attempt.
+                raise ValueError(f"retry.max must be >= 0, got {self.max}")
         if self.on is not None:
             if isinstance(self.on, str):
                 raise ValueError("retry.on must be a list of error kinds, not a string")
             unknown = [kind for kind in self.on if kind not in RETRY_ERROR_KINDS]
             if unknown:
                 raise ValueError(
-                    f"retry.on has unknown error kinds {unknown}; known: {sorted(RETRY_ERROR_KINDS)}"
+                    f"retry.on has unknown error kinds {unknown}; "
+                    f"known: {sorted(RETRY_ERROR_KINDS)}"
                 )
             object.__setattr__(self, "on", tuple(self.on))
         if self.backoff is not None and self.backoff not in _BACKOFFS:
@@ -157,6 +163,9 @@ class BudgetConfig:
     on_exceeded: OnBudgetExceeded | None = None
 
     def __post_init__(self) -> None:
+        if math.isnan(self.max_cost):
+            # Every comparison with NaN is false: the budget would never trip.
+            raise ValueError("budget.max_cost must be a number, got NaN")
         if self.max_cost < 0:
             raise ValueError(f"budget.max_cost must be >= 0, got {self.max_cost}")
         if self.on_exceed not in ("halt", "warn"):

@@ -71,7 +71,9 @@ class TaskContext(Mapping[str, CtxEntry]):
             return self._entries[key]
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none yet"
-            raise KeyError(f"no finished task named {key!r} in the context (finished: {known})") from None
+            raise KeyError(
+                f"no finished task named {key!r} in the context (finished: {known})"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

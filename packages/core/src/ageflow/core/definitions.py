@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -75,8 +76,8 @@ def define_agent(
     model: str | None = None,
     tools: AgentTools | None = None,
     skills: Sequence[str] | None = None,
-    mcp: AgentMcpConfig | None = None,
-    mcps: Sequence[LegacyMcpConfig] | None = None,
+    mcp: AgentMcpConfig | Mapping[str, Any] | None = None,
+    mcps: Sequence[LegacyMcpConfig | Mapping[str, Any]] | None = None,
     hitl: HitlConfig | None = None,
     retry: RetryConfig | None = None,
     sanitize_input: bool | None = None,
@@ -95,8 +96,9 @@ def define_agent(
     validate_static_identifier(runner, "runner")
     if model is not None:
         validate_static_identifier(model, "model")
-    for legacy in mcps or ():
-        validate_static_identifier(legacy.server, "mcp.server")
+    legacy_mcps = None if mcps is None else [_legacy_mcp(entry) for entry in mcps]
+    if mcp is not None and not isinstance(mcp, AgentMcpConfig):
+        mcp = AgentMcpConfig.model_validate(mcp)
     check_agent_fields(input=input, output=output, prompt=prompt)
     if is_any_schema(output):
         warnings.warn(
@@ -116,7 +118,7 @@ def define_agent(
         tools=tools,
         skills=skills,
         mcp=mcp,
-        mcps=mcps,
+        mcps=legacy_mcps,
         hitl=hitl,
         retry=retry,
         sanitize_input=sanitize_input,
@@ -125,6 +127,14 @@ def define_agent(
         max_output_bytes=max_output_bytes,
         env=env,
     )
+
+
+def _legacy_mcp(entry: LegacyMcpConfig | Mapping[str, Any]) -> LegacyMcpConfig:
+    """A legacy ``mcps`` entry as a model; its server name is checked as an identifier."""
+    if isinstance(entry, LegacyMcpConfig):
+        return entry
+    validate_static_identifier(entry.get("server"), "mcp.server")
+    return LegacyMcpConfig.model_validate(entry)
 
 
 def check_agent_fields(*, input: Any, output: Any, prompt: Any) -> None:
@@ -155,7 +165,8 @@ class ResolvedAgentDef:
         return self.agent.model
 
 
-_legacy_warned: set[int] = set()
+# Agents already warned about ``mcps``; weak, so an id reused by a new agent still warns.
+_legacy_warned: weakref.WeakSet[AgentDef[Any, Any]] = weakref.WeakSet()
 
 
 def resolve_agent_def(agent: AgentDef[Any, Any]) -> ResolvedAgentDef:
@@ -166,8 +177,8 @@ def resolve_agent_def(agent: AgentDef[Any, Any]) -> ResolvedAgentDef:
     """
     mcp = agent.mcp
     if mcp is None and agent.mcps:
-        if id(agent) not in _legacy_warned:
-            _legacy_warned.add(id(agent))
+        if agent not in _legacy_warned:
+            _legacy_warned.add(agent)
             warnings.warn(
                 "agent.mcps is deprecated: use mcp=AgentMcpConfig(servers=[...])",
                 DeprecationWarning,
@@ -208,7 +219,7 @@ class FunctionDef(Generic[InT, OutT]):
         """Run ``execute`` and await its result when it is awaitable."""
         result = self.execute(value)
         if inspect.isawaitable(result):
-            return await result  # type: ignore[no-any-return]
+            return await result
         return result
 
     def __call__(self, value: InT) -> OutT | Awaitable[OutT]:
@@ -244,7 +255,7 @@ def define_function(
 
     def build(fn: Callable[[Any], Any], fn_name: str | None) -> FunctionDef[Any, Any]:
         if not callable(fn):
-                raise WorkflowDefinitionError(f"execute must be callable, got {type(fn).__name__}")
+            raise WorkflowDefinitionError(f"execute must be callable, got {type(fn).__name__}")
         return FunctionDef(input_schema=input, output_schema=output, execute=fn, name=fn_name)
 
     if execute is not None:
