@@ -1,0 +1,309 @@
+"""Durable execution cost: the step journal on SQLite and in memory, LangGraph's SQLite
+checkpointer, the raw SQLite floor, and the store's part of recovery at scale.
+
+Per-step figures are microseconds per task of a whole run (executor included), best of
+``--repeat`` runs. SQLite files live in a temporary directory (the machine's normal disk).
+
+1. a chain of N no-op function tasks, each step committed before the next starts;
+2. N independent no-op tasks (steps finishing together share commits: group commit);
+3. LangGraph: the same chain of increment nodes with ``AsyncSqliteSaver``;
+4. the floor: one aiosqlite autocommit INSERT per step, same pragmas as the store;
+5. recover (store part): a file with 10,000 runs of which 10 unfinished: list the
+   claimable ones and load their inputs and journals; time and RSS growth.
+
+Run: hatch run bench:python benchmarks/store.py   (--repeat 3, --steps 1000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import aiosqlite
+import anyio
+
+from ageflow.core import define_function, define_workflow, task
+from ageflow.core.metrics import TaskMetrics, WorkflowResult
+from ageflow.executor import StepRecord, WorkflowExecutor
+from ageflow.server import InMemoryRunStore, RunRecord, RunStore
+from ageflow.server_sqlite import SqliteRunStore, queries
+
+TARGETS = {"chain": 200.0, "independent": 80.0}  # us per step, durable on SQLite
+
+
+def workflow_of(shape: str, n: int) -> Any:
+    noop = define_function(lambda x: x, input=Any, output=Any, name="noop")
+    tasks: dict[str, Any] = {}
+    for i in range(n):
+        depends = [f"t{i - 1}"] if shape == "chain" and i else []
+        tasks[f"t{i}"] = task(noop, depends_on=depends, input=i)
+    return define_workflow(name=f"{shape}{n}", tasks=tasks)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------------------------
+# LEAD: switch durable_run to the server runner once it exists (runner.run on a
+# runner built with this store), so these figures include the runner's own writes.
+# ---------------------------------------------------------------------------------
+async def durable_run(store: RunStore, workflow: Any) -> WorkflowResult:
+    """One durable run: record and input stored, every step journaled before dependents."""
+    run_id = uuid.uuid4().hex
+    started = now_ms()
+    record = RunRecord(
+        run_id=run_id,
+        workflow_name=workflow.name,
+        state="running",
+        created_at=started,
+        last_event_at=started,
+    )
+    await store.create_run(record, None)
+    result = await WorkflowExecutor(workflow).run(
+        on_step_complete=lambda step: store.append_step(run_id, step), run_id=run_id
+    )
+    finished = record.model_copy(update={"state": "done", "last_event_at": now_ms()})
+    await store.save_run(finished.model_copy(update={"result": result}))
+    return result
+
+
+async def best_of(repeat: int, measure: Callable[[], Awaitable[float]]) -> float:
+    await measure()  # warm-up: imports, caches, file creation
+    return min([await measure() for _ in range(repeat)])
+
+
+async def time_durable(store: RunStore, shape: str, n: int) -> float:
+    workflow = workflow_of(shape, n)
+    started = time.perf_counter()
+    result = await durable_run(store, workflow)
+    elapsed = time.perf_counter() - started
+    assert len(result.outputs) == n
+    return elapsed
+
+
+async def time_plain(shape: str, n: int) -> float:
+    workflow = workflow_of(shape, n)
+    started = time.perf_counter()
+    await WorkflowExecutor(workflow).run()
+    return time.perf_counter() - started
+
+
+async def time_sqlite_floor(directory: Path, n: int) -> float:
+    path = directory / f"floor-{uuid.uuid4().hex}.sqlite"
+    payload = json.dumps(
+        StepRecord("t0", "t0", "function", 0, TaskMetrics(latency_ms=0.01)).to_json()
+    )
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute(
+            "CREATE TABLE steps (seq INTEGER PRIMARY KEY, run_id TEXT, step_key TEXT, "
+            "payload TEXT, UNIQUE (run_id, step_key))"
+        )
+        started = time.perf_counter()
+        for i in range(n):
+            await conn.execute(
+                "INSERT INTO steps (run_id, step_key, payload) VALUES (?, ?, ?)",
+                ("run", f"t{i}", payload),
+            )
+        return time.perf_counter() - started
+
+
+def langgraph_timer(
+    directory: Path, n: int, *, durability: str, synchronous_normal: bool
+) -> Callable[[], Awaitable[float]] | None:
+    try:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from langgraph.graph import END, START, StateGraph
+    except ImportError:
+        return None
+
+    class State(TypedDict):
+        count: Annotated[int, operator.add]
+
+    def increment(_state: State) -> dict[str, int]:
+        return {"count": 1}
+
+    graph = StateGraph(State)
+    for i in range(n):
+        graph.add_node(f"t{i}", increment)
+    graph.add_edge(START, "t0")
+    for i in range(1, n):
+        graph.add_edge(f"t{i - 1}", f"t{i}")
+    graph.add_edge(f"t{n - 1}", END)
+
+    async def run() -> float:
+        path = directory / f"langgraph-{uuid.uuid4().hex}.sqlite"
+        async with aiosqlite.connect(path) as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            if synchronous_normal:
+                await conn.execute("PRAGMA synchronous = NORMAL")
+            app = graph.compile(checkpointer=saver)
+            config: Any = {"configurable": {"thread_id": "t"}, "recursion_limit": n + 10}
+            started = time.perf_counter()
+            state = await app.ainvoke({"count": 0}, config, durability=durability)
+            elapsed = time.perf_counter() - started
+        assert state["count"] == n
+        return elapsed
+
+    return run
+
+
+# -- recovery at scale --------------------------------------------------------------
+
+
+def populate(path: Path, runs: int, unfinished: int, steps_per_run: int) -> None:
+    """Write the file directly with the store's own SQL (setup, not measured)."""
+    step = StepRecord("s", "s", "function", {"value": "x" * 40}, TaskMetrics(latency_ms=1.0))
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        for i in range(runs):
+            run_id = f"run-{i:05d}"
+            state = "running" if i % (runs // unfinished) == 0 else "done"
+            record = RunRecord(
+                run_id=run_id,
+                workflow_name="wf",
+                state=state,
+                created_at=i,
+                last_event_at=i,
+                progress={"done": steps_per_run},
+            )
+            conn.execute(
+                queries.INSERT_RUN,
+                (run_id, "wf", state, i, i, None, None, record.to_json()),
+            )
+            conn.execute(queries.INSERT_INPUT, (run_id, json.dumps({"q": f"question {i}"})))
+            for s in range(steps_per_run):
+                payload = step.to_json() | {"stepKey": f"t{s}"}
+                conn.execute(queries.UPSERT_STEP, (run_id, f"t{s}", json.dumps(payload)))
+        conn.execute("COMMIT")
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+async def measure_recovery(directory: Path, repeat: int) -> list[tuple[str, str, str]]:
+    path = directory / "recover.sqlite"
+    async with SqliteRunStore(path):
+        pass  # schema
+    await anyio.to_thread.run_sync(populate, path, 10_000, 10, 10)
+    size_mib = path.stat().st_size / 2**20
+
+    async def recover_part() -> tuple[float, int]:
+        rss_before = rss_kib()
+        async with SqliteRunStore(path) as store:
+            started = time.perf_counter()
+            claimable = await store.list_claimable(["wf"], now=now_ms())
+            loaded = [
+                (await store.get_input(run.run_id), await store.get_steps(run.run_id))
+                for run in claimable
+            ]
+            elapsed = time.perf_counter() - started
+            grew = rss_kib() - rss_before
+        assert len(claimable) == 10
+        assert all(len(steps) == 10 for _, steps in loaded)
+        return elapsed, grew
+
+    async def load_everything() -> tuple[float, int]:
+        rss_before = rss_kib()
+        async with SqliteRunStore(path) as store:
+            started = time.perf_counter()
+            every = await store.list_runs()
+            elapsed = time.perf_counter() - started
+            grew = rss_kib() - rss_before
+            assert len(every) == 10_000
+            del every
+        return elapsed, grew
+
+    await recover_part()  # warm-up
+    ours = min([await recover_part() for _ in range(repeat)])
+    naive = min([await load_everything() for _ in range(repeat)])
+    return [
+        (
+            "recover (store part): list 10 claimable of 10,000 + inputs + journals",
+            f"{ours[0] * 1e3:.2f} ms",
+            f"{ours[1]:+d} KiB",
+        ),
+        (
+            "for contrast: list_runs() loading all 10,000 records (the original's way)",
+            f"{naive[0] * 1e3:.2f} ms",
+            f"{naive[1]:+d} KiB",
+        ),
+        (f"(file: 10,000 runs x 10 steps, {size_mib:.1f} MiB)", "", ""),
+    ]
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+async def main(repeat: int, n: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="ageflow-store-bench-") as tmp:
+        directory = Path(tmp)
+        rows: list[tuple[str, str, float, str, str]] = []
+        async with SqliteRunStore(directory / "runs.sqlite") as sqlite_store:
+            memory_store = InMemoryRunStore()
+            for shape in ("chain", "independent"):
+                plain = await best_of(repeat, lambda s=shape: time_plain(s, n))
+                rows.append((shape, "none (executor only, not durable)", plain, "", ""))
+                for label, store in (
+                    ("InMemoryRunStore", memory_store),
+                    ("SqliteRunStore (file)", sqlite_store),
+                ):
+                    before = sqlite_store.step_transactions
+                    elapsed = await best_of(
+                        repeat, lambda st=store, s=shape: time_durable(st, s, n)
+                    )
+                    commits = (sqlite_store.step_transactions - before) / (repeat + 1)
+                    is_sqlite = store is sqlite_store
+                    target = f"<= {TARGETS[shape]:.0f}" if is_sqlite else ""
+                    per_run = f"{commits:.0f}" if is_sqlite else ""
+                    rows.append((shape, label, elapsed, target, per_run))
+            await memory_store.close()
+        lg_variants = (
+            ("LangGraph AsyncSqliteSaver, durability=sync, its pragmas", "sync", False),
+            ("LangGraph AsyncSqliteSaver, durability=sync, synchronous=NORMAL", "sync", True),
+            ("LangGraph AsyncSqliteSaver, durability=async (its default)", "async", False),
+        )
+        for label, durability, normal in lg_variants:
+            timer = langgraph_timer(directory, n, durability=durability, synchronous_normal=normal)
+            if timer is None:
+                rows.append(("chain", label + ": not installed", float("nan"), "", ""))
+                continue
+            rows.append(("chain", label, await best_of(max(1, repeat - 1), timer), "", ""))
+        floor = await best_of(repeat, lambda: time_sqlite_floor(directory, n))
+        rows.append(("floor", "aiosqlite autocommit INSERT per step, WAL + NORMAL", floor, "", ""))
+
+        print(f"Durable steps: {n} tasks per run, best of {repeat}\n")
+        print("| shape | journal | us/step | target | step commits/run |")
+        print("|---|---|---:|---:|---:|")
+        for shape, label, elapsed, target, commits in rows:
+            print(f"| {shape} | {label} | {elapsed / n * 1e6:.1f} | {target} | {commits} |")
+
+        print(f"\nRecovery, store part (best of {repeat}; the file is opened first)\n")
+        print("| what | time | RSS growth |")
+        print("|---|---:|---:|")
+        for what, took, grew in await measure_recovery(directory, repeat):
+            print(f"| {what} | {took} | {grew} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=1000)
+    arguments = parser.parse_args()
+    anyio.run(main, arguments.repeat, arguments.steps)
