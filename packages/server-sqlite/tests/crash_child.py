@@ -58,13 +58,17 @@ class LoggingRunner:
     async def validate(self) -> ValidateResult:
         return ValidateResult(ok=True)
 
+    def _append(self, line: str) -> None:
+        with open(self.log, "a") as log:
+            log.write(line + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+
     async def spawn(self, args: RunnerSpawnArgs) -> RunnerSpawnResult:
         task_name, _, payload = args.prompt.partition("|")
         run = re.search(r"in-\d+", payload).group(0)  # type: ignore[union-attr]
-        with open(self.log, "a") as log:
-            log.write(json.dumps({"pid": os.getpid(), "run": run, "task": task_name}) + "\n")
-            log.flush()
-            os.fsync(log.fileno())
+        entry = json.dumps({"pid": os.getpid(), "run": run, "task": task_name})
+        await anyio.to_thread.run_sync(self._append, entry)
         if task_name == self.hold:
             say(f"HOLDING {run} {task_name}")
             await anyio.sleep_forever()
