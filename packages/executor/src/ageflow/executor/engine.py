@@ -7,7 +7,9 @@ cancels the rest, and that task's own exception is what the caller sees.
 
 from __future__ import annotations
 
+import inspect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -111,7 +113,14 @@ async def run_task_map(
     *,
     prefix: str = "",
 ) -> None:
-    """Run every task of ``tasks``; finished tasks land in ``entries`` as they complete."""
+    """Run every task of ``tasks``; finished tasks land in ``entries`` as they complete.
+
+    Scheduling: a task becomes ready when its own dependencies are done. A task that never
+    waits (a sync function, or a step restored from the journal) runs inline in whichever
+    coroutine made it ready; a task that may wait (agents, async functions, loops) runs in
+    a task of its own, except that the first one a task makes ready continues in the same
+    coroutine. So neither a chain nor a fan-out of plain functions pays for a task per step.
+    """
     dependencies = {name: node.depends_on for name, node in tasks.items()}
     topological_sort(dependencies)  # unknown dependencies and cycles fail before any task
     remaining = {name: len(deps) for name, deps in dependencies.items()}
@@ -119,40 +128,72 @@ async def run_task_map(
     for name, deps in dependencies.items():
         for dep in deps:
             dependents[dep].append(name)
+    inline = {name for name, node in tasks.items() if _never_waits(env, node, prefix + name)}
     session_locks: dict[str, anyio.Lock] = {}
     failures: list[BaseException] = []
     walk = _TaskRunner(env, entries, sessions, prefix)
 
     async with anyio.create_task_group() as group:
 
-        async def run_one(name: str) -> None:
-            # The first task a completion makes ready continues in this same coroutine; the
-            # others get tasks of their own. A chain thus costs no task creation per step.
-            current: str | None = name
-            while current is not None:
+        async def drive(queue: deque[str], waiting: str | None, may_wait: bool) -> None:
+            """Run ready tasks here: queued inline ones first, then ``waiting``."""
+            since_yield = 0
+            while queue or waiting is not None:
+                if queue:
+                    name = queue.popleft()
+                    since_yield += 1
+                    if since_yield >= _INLINE_BATCH:
+                        since_yield = 0
+                        await anyio.lowlevel.checkpoint()  # let others run; allow cancel
+                else:
+                    assert waiting is not None
+                    name, waiting = waiting, None
                 try:
-                    await _run_with_limits(
-                        env, walk, current, tasks[current], sessions, session_locks
-                    )
+                    await _run_with_limits(env, walk, name, tasks[name], sessions, session_locks)
                 except Exception as exc:
                     if not failures:
                         failures.append(exc)
                     group.cancel_scope.cancel()
                     return
-                ready = []
-                for dependent in dependents[current]:
+                for dependent in dependents[name]:
                     remaining[dependent] -= 1
-                    if remaining[dependent] == 0:
-                        ready.append(dependent)
-                for other in ready[1:]:
-                    group.start_soon(run_one, other, name=f"ageflow task {other}")
-                current = ready[0] if ready else None
+                    if remaining[dependent]:
+                        continue
+                    if dependent in inline:
+                        queue.append(dependent)
+                    elif may_wait and waiting is None:
+                        waiting = dependent
+                    else:
+                        group.start_soon(
+                            drive, deque(), dependent, True, name=f"ageflow {dependent}"
+                        )
 
-        for name in tasks:
-            if remaining[name] == 0:
-                group.start_soon(run_one, name, name=f"ageflow task {name}")
+        roots = [name for name in tasks if remaining[name] == 0]
+        for name in roots:
+            if name not in inline:
+                group.start_soon(drive, deque(), name, True, name=f"ageflow {name}")
+        # The host runs the inline roots; tasks they release that may wait get their own.
+        await drive(deque(name for name in roots if name in inline), None, False)
     if failures:
         raise failures[0]
+
+
+_INLINE_BATCH = 64
+_WAITING_HOOKS = ("on_task_start", "on_task_complete", "on_task_skip", "on_task_error")
+
+
+def _never_waits(env: RunEnv, node: TaskDef, key: str) -> bool:
+    """Whether running ``node`` can complete without suspending (so it can run inline)."""
+    if key in env.journal:
+        return True  # restored without calling anything
+    if not isinstance(node, FunctionTask) or node.hitl is not None:
+        return False
+    if env.on_step_complete is not None or env.limiter is not None:
+        return False
+    hooks = env.workflow.hooks
+    callables = [node.fn.execute, node.skip_if, node.input]
+    callables += [getattr(hooks, hook) for hook in _WAITING_HOOKS]
+    return not any(inspect.iscoroutinefunction(fn) for fn in callables if callable(fn))
 
 
 async def _run_with_limits(
