@@ -340,3 +340,40 @@ async def test_workflow_input_that_does_not_fit_fails_clearly(
     with pytest.raises(ValidationError, match='"read"'):
         await WorkflowExecutor(workflow, registry=registry).run({"nope": 1})
     assert runner.calls == []
+
+
+async def test_inline_function_chain_still_yields_and_can_be_cancelled(
+    registry: RunnerRegistry, runner: ScriptedRunner
+) -> None:
+    # Sync function tasks run inline in the scheduler; they must still let other tasks run
+    # and let a cancel stop them part-way.
+    signal = anyio.Event()
+    ran: list[int] = []
+
+    def step(n: int) -> int:
+        ran.append(n)
+        if n == 10:
+            signal.set()
+        return n + 1
+
+    fn = define_function(step, input=int, output=int)
+    tasks: dict[str, Any] = {"t0": task(fn, input=0)}
+    for i in range(1, 300):
+        tasks[f"t{i}"] = task(
+            fn, depends_on=[f"t{i - 1}"], input=lambda c, k=i: c[f"t{k - 1}"].output
+        )
+    agent_started = anyio.Event()
+
+    async def respond(_args: RunnerSpawnArgs) -> str:
+        agent_started.set()
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    runner.respond = respond
+    tasks["agent"] = task(agent())
+    workflow = define_workflow(name="inline", tasks=tasks)
+    with anyio.fail_after(5), pytest.raises(WorkflowAbortedError):
+        await WorkflowExecutor(workflow, registry=registry).run(signal=signal)
+    assert agent_started.is_set()  # the waiting task ran alongside the inline chain
+    assert 10 < len(ran) < 300  # stopped part-way, not after the whole chain
+    assert runner.cancelled == ["agent"]
