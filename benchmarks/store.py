@@ -33,7 +33,7 @@ import anyio
 from ageflow.core import define_function, define_workflow, task
 from ageflow.core.metrics import TaskMetrics, WorkflowResult
 from ageflow.executor import StepRecord, WorkflowExecutor
-from ageflow.server import InMemoryRunStore, RunRecord, RunStore
+from ageflow.server import InMemoryRunStore, RunRecord, RunStore, create_runner
 from ageflow.server_sqlite import SqliteRunStore, queries
 
 TARGETS = {"chain": 200.0, "independent": 80.0}  # us per step, durable on SQLite
@@ -52,28 +52,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-# ---------------------------------------------------------------------------------
-# LEAD: switch durable_run to the server runner once it exists (runner.run on a
-# runner built with this store), so these figures include the runner's own writes.
-# ---------------------------------------------------------------------------------
 async def durable_run(store: RunStore, workflow: Any) -> WorkflowResult:
-    """One durable run: record and input stored, every step journaled before dependents."""
-    run_id = uuid.uuid4().hex
-    started = now_ms()
-    record = RunRecord(
-        run_id=run_id,
-        workflow_name=workflow.name,
-        state="running",
-        created_at=started,
-        last_event_at=started,
-    )
-    await store.create_run(record, None)
-    result = await WorkflowExecutor(workflow).run(
-        on_step_complete=lambda step: store.append_step(run_id, step), run_id=run_id
-    )
-    finished = record.model_copy(update={"state": "done", "last_event_at": now_ms()})
-    await store.save_run(finished.model_copy(update={"result": result}))
-    return result
+    """One durable run through the server runner: the record and input are stored, every
+    step is journaled before its dependents start, and each state change is persisted."""
+    async with create_runner(store=store) as runner:
+        return await runner.run(workflow)
 
 
 async def best_of(repeat: int, measure: Callable[[], Awaitable[float]]) -> float:

@@ -38,7 +38,8 @@ class StepRecord:
             "taskName": self.task_name,
             "source": self.source,
             "output": self.output,
-            "metrics": self.metrics.to_wire(),
+            # A plain dump (not to_wire): this runs once per step on the durable hot path.
+            "metrics": self.metrics.model_dump(mode="json", by_alias=True),
             "sessionToken": self.session_token,
             "sessionHandle": self.session_handle,
         }

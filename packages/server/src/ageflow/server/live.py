@@ -45,7 +45,12 @@ class LiveRun:
     """A run executing in this process: its record, checkpoint slot and cancel controls."""
 
     def __init__(self, record: RunRecord, store: RunStore, owner: str) -> None:
-        self.record = record
+        self._record = record
+        # Progress and the last event time change on every event: kept here and folded
+        # into the record only when someone reads it (copying a record per event is slow).
+        self._progress: dict[str, Any] = dict(record.progress)
+        self._last_event_at = record.last_event_at
+        self._unfolded = False
         self.store = store
         self.owner = owner
         self.slot: CheckpointSlot | None = None
@@ -59,6 +64,16 @@ class LiveRun:
         self.on_ownership_lost: OnOwnershipLost | None = None
 
     # --- reading ------------------------------------------------------------------------
+
+    @property
+    def record(self) -> RunRecord:
+        """The run's record as it stands now (progress and last event time included)."""
+        if self._unfolded:
+            self._record = self._record.model_copy(
+                update={"progress": dict(self._progress), "last_event_at": self._last_event_at}
+            )
+            self._unfolded = False
+        return self._record
 
     @property
     def run_id(self) -> str:
@@ -91,11 +106,12 @@ class LiveRun:
     # --- bookkeeping without a write ----------------------------------------------------
 
     def touch(self) -> None:
-        self.record = self.record.model_copy(update={"last_event_at": now_ms()})
+        self._last_event_at = now_ms()
+        self._unfolded = True
 
     def observe(self, event: WorkflowEvent) -> None:
         """Keep the progress summary current (persisted with the next transition)."""
-        progress = dict(self.record.progress)
+        progress = self._progress
         at = now_ms()
         if event.type == "task:start":
             progress["lastTaskStart"] = {"taskName": event.task_name, "at": at}
@@ -107,7 +123,8 @@ class LiveRun:
                 "limitUsd": event.limit_usd,
                 "at": at,
             }
-        self.record = self.record.model_copy(update={"progress": progress, "last_event_at": at})
+        self._last_event_at = at
+        self._unfolded = True
 
     # --- transitions --------------------------------------------------------------------
 
@@ -116,7 +133,9 @@ class LiveRun:
         async with self._write_lock:
             if self.finished or self.detached:
                 return False
-            self.record = self.record.model_copy(update={**changes, "last_event_at": now_ms()})
+            now = now_ms()
+            self._record = self.record.model_copy(update={**changes, "last_event_at": now})
+            self._last_event_at = now
             await self._persist()
             self._changed.set()
             self._changed = anyio.Event()

@@ -148,12 +148,12 @@ class WorkflowRunner:
         rejected (nobody is there to approve them)."""
         if on_checkpoint is None and policy is None:
             policy = RunPolicy(checkpoint="reject")
-        async with self.stream(
-            workflow, input, on_checkpoint=on_checkpoint, signal=signal, policy=policy
-        ) as events:
-            async for _ in events:
-                pass
-        return events.result
+        live = await self._create(workflow, input, policy, None)
+        outcome = await self._execute(live, workflow, input, {}, on_checkpoint, signal, None)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.result is not None
+        return outcome.result
 
     async def fire(
         self,
@@ -245,6 +245,12 @@ class WorkflowRunner:
                 registry=registry_for(self.registry, policy, journal),
                 max_concurrency=self.config.max_concurrency,
             )
+
+            def listen(event: WorkflowEvent) -> None:
+                live.observe(event)
+                if emit is not None:
+                    emit(_explained(event, live))
+
             stream = executor.stream(
                 input,
                 on_checkpoint=self._checkpoint_handler(live, on_checkpoint),
@@ -252,26 +258,18 @@ class WorkflowRunner:
                 on_step_complete=live.commit_step,
                 run_id=live.run_id,
                 signal=signal,
+                listener=listen,
             )
+            stream.keep_events = False  # events reach us through the listener
             live.stream = stream
             if live.cancel_requested or live.detached:
                 stream.cancel()
-            failure: Exception | None = None
             async with anyio.create_task_group() as timers:
                 if policy.deadline_at is not None:
                     timers.start_soon(self._deadline_timer, live, policy.deadline_at)
-                try:
-                    async with stream:
-                        async for event in stream:
-                            live.observe(event)
-                            if emit is not None:
-                                emit(_explained(event, live))
-                except Exception as exc:  # raised outside the group: no exception group
-                    failure = exc
-                finally:
-                    timers.cancel_scope.cancel()
-            if failure is not None:
-                raise failure
+                async with stream:
+                    await stream.wait()
+                timers.cancel_scope.cancel()
             outcome.result = stream.result
             await live.mark_done(outcome.result)
         except Exception as exc:
