@@ -19,14 +19,14 @@ from pathlib import Path
 
 import anyio
 
-from ageflow.core import Checkpoint, define_function, define_workflow, task
+from ageflow.core import Checkpoint, FunctionDef, define_function, define_workflow, task
 from ageflow.server import create_runner
 from ageflow.server_sqlite import SqliteRunStore
 
 CALLS = Path(os.environ.get("EXAMPLE_CALLS", "calls.log"))
 
 
-def step(name: str) -> object:
+def step(name: str) -> FunctionDef[str, str]:
     def run(text: str) -> str:
         with CALLS.open("a") as log:
             log.write(f"{name} (pid {os.getpid()})\n")
@@ -55,7 +55,8 @@ async def serve(db: str) -> None:
     async with SqliteRunStore(db) as store, create_runner(store=store) as runner:
         handle = await runner.fire(workflow, "an idea")
         waiting = await runner.wait_for(handle.run_id, "awaiting-checkpoint")
-        assert waiting is not None and waiting.pending_checkpoint is not None
+        assert waiting is not None
+        assert waiting.pending_checkpoint is not None
         print(json.dumps({"run": handle.run_id, "asks": waiting.pending_checkpoint.message}))
         sys.stdout.flush()
         await anyio.sleep_forever()
@@ -69,7 +70,8 @@ async def recover(db: str) -> None:
             print(f"  recovered {run_id[:8]}: state {handle.state if handle else '?'}")
             await runner.resume(run_id, True)
             done = await runner.wait(run_id)
-            assert done is not None and done.result is not None
+            assert done is not None
+            assert done.result is not None
             print(f"  approved; state {done.state}; output: {done.result.outputs['publish']}")
 
 

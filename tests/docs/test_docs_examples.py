@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-RUNNABLE_PAGES = ["quickstart.md", "testing.md"]
+RUNNABLE_PAGES = ["quickstart.md", "testing.md", "running.md", "server.md", "durability.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SKIP_MARK = "<!-- docs-test: skip"
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READMES = sorted(
-    [*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")]
-)
+READMES = sorted([*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")])
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 

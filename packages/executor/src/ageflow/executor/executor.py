@@ -34,7 +34,6 @@ from ageflow.executor.journal import OnStepComplete, StepRecord
 from ageflow.executor.node_runner import Sleep
 from ageflow.executor.sessions import SessionManager
 
-
 EventListener = Callable[[WorkflowEvent], None]
 
 
