@@ -21,7 +21,8 @@ def test_mkdocs_build_strict(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for page in ("index", "quickstart", "concepts", "releasing", "mcp", "cli"):
+    pages = ("index", "quickstart", "concepts", "running", "server", "durability", "benchmarks")
+    for page in (*pages, "releasing", "mcp", "cli"):
         built = site / ("index.html" if page == "index" else f"{page}/index.html")
         assert built.is_file(), f"{built} was not built"
     releasing = (site / "releasing" / "index.html").read_text(encoding="utf-8")

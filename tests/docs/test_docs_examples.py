@@ -3,7 +3,8 @@
 Every ```python block of a page is executed, in order, in one namespace (as a reader would
 paste them into one file); afterwards every ``test_*`` function the page defined is called,
 so the pytest-style examples are checked too. A block preceded by the line
-``<!-- docs-test: skip ... -->`` is not run (it needs a package that does not exist yet).
+``<!-- docs-test: skip ... -->`` is not run (it needs a package that does not exist yet, or
+one that is not a dependency of the docs, such as a web framework).
 """
 
 from __future__ import annotations
