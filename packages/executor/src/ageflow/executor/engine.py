@@ -51,6 +51,7 @@ from ageflow.executor.function_runner import run_function
 from ageflow.executor.hitl import HITLManager
 from ageflow.executor.journal import (
     OnStepComplete,
+    OnStepsComplete,
     StepRecord,
     dump_output,
     load_output,
@@ -92,6 +93,7 @@ class RunEnv:
     runner_overrides: Mapping[str, RunnerOverride] = field(default_factory=dict)
     journal: Mapping[str, StepRecord] = field(default_factory=dict)
     on_step_complete: OnStepComplete | None = None
+    on_steps_complete: OnStepsComplete | None = None
     limiter: anyio.CapacityLimiter | None = None
     sleep: Sleep = anyio.sleep
     totals: RunTotals = field(default_factory=RunTotals)
@@ -99,6 +101,28 @@ class RunEnv:
 
     def event_fields(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "workflow_name": self.workflow.name}
+
+    @property
+    def journaling(self) -> bool:
+        return self.on_step_complete is not None or self.on_steps_complete is not None
+
+    async def commit(self, records: list[StepRecord]) -> None:
+        """Hand finished steps to the journal: in one call when it takes batches."""
+        if self.on_steps_complete is not None:
+            await self.on_steps_complete(records)
+        elif self.on_step_complete is not None:
+            for record in records:
+                await self.on_step_complete(record)
+
+
+@dataclass
+class _Finished:
+    """A step that ran inline and waits for its batch commit before it counts as done."""
+
+    name: str
+    entry: CtxEntry
+    metrics: TaskMetrics
+    make_record: Callable[[], StepRecord]
 
 
 class _Skipped(Exception):
@@ -112,6 +136,7 @@ async def run_task_map(
     sessions: SessionManager,
     *,
     prefix: str = "",
+    feedback: Any = None,
 ) -> None:
     """Run every task of ``tasks``; finished tasks land in ``entries`` as they complete.
 
@@ -131,14 +156,45 @@ async def run_task_map(
     inline = {name for name, node in tasks.items() if _never_waits(env, node, prefix + name)}
     session_locks: dict[str, anyio.Lock] = {}
     failures: list[BaseException] = []
-    walk = _TaskRunner(env, entries, sessions, prefix)
+    walk = _TaskRunner(env, entries, sessions, prefix, feedback)
 
     async with anyio.create_task_group() as group:
 
+        def release(
+            name: str, queue: deque[str], may_wait: bool, waiting: str | None
+        ) -> str | None:
+            """Count ``name`` as done for its dependents; returns the task to continue with."""
+            for dependent in dependents[name]:
+                remaining[dependent] -= 1
+                if remaining[dependent]:
+                    continue
+                if dependent in inline:
+                    queue.append(dependent)
+                elif may_wait and waiting is None:
+                    waiting = dependent
+                else:
+                    group.start_soon(drive, deque(), dependent, True, name=f"ageflow {dependent}")
+            return waiting
+
         async def drive(queue: deque[str], waiting: str | None, may_wait: bool) -> None:
-            """Run ready tasks here: queued inline ones first, then ``waiting``."""
+            """Run ready tasks here: queued inline ones first, then ``waiting``.
+
+            Inline steps of a journaled run are committed in batches: their dependents are
+            released only after the batch holding them is committed.
+            """
+            finished: list[_Finished] = []
             since_yield = 0
-            while queue or waiting is not None:
+            while queue or waiting is not None or finished:
+                if finished and (not queue or len(finished) >= _COMMIT_BATCH):
+                    batch, finished = finished, []
+                    try:
+                        await walk.finish_batch(batch)
+                    except Exception as exc:
+                        fail(exc)
+                        return
+                    for done in batch:
+                        waiting = release(done.name, queue, may_wait, waiting)
+                    continue
                 if queue:
                     name = queue.popleft()
                     since_yield += 1
@@ -148,25 +204,21 @@ async def run_task_map(
                 else:
                     assert waiting is not None
                     name, waiting = waiting, None
+                held = len(finished)
                 try:
-                    await _run_with_limits(env, walk, name, tasks[name], sessions, session_locks)
+                    await _run_with_limits(
+                        env, walk, name, tasks[name], sessions, session_locks, finished
+                    )
                 except Exception as exc:
-                    if not failures:
-                        failures.append(exc)
-                    group.cancel_scope.cancel()
+                    fail(exc)
                     return
-                for dependent in dependents[name]:
-                    remaining[dependent] -= 1
-                    if remaining[dependent]:
-                        continue
-                    if dependent in inline:
-                        queue.append(dependent)
-                    elif may_wait and waiting is None:
-                        waiting = dependent
-                    else:
-                        group.start_soon(
-                            drive, deque(), dependent, True, name=f"ageflow {dependent}"
-                        )
+                if len(finished) == held:  # not waiting for a commit: done now
+                    waiting = release(name, queue, may_wait, waiting)
+
+        def fail(exc: Exception) -> None:
+            if not failures:
+                failures.append(exc)
+            group.cancel_scope.cancel()
 
         roots = [name for name in tasks if remaining[name] == 0]
         for name in roots:
@@ -179,6 +231,7 @@ async def run_task_map(
 
 
 _INLINE_BATCH = 64
+_COMMIT_BATCH = 256
 _WAITING_HOOKS = ("on_task_start", "on_task_complete", "on_task_skip", "on_task_error")
 
 
@@ -188,7 +241,7 @@ def _never_waits(env: RunEnv, node: TaskDef, key: str) -> bool:
         return True  # restored without calling anything
     if not isinstance(node, FunctionTask) or node.hitl is not None:
         return False
-    if env.on_step_complete is not None or env.limiter is not None:
+    if env.limiter is not None:
         return False
     hooks = env.workflow.hooks
     callables = [node.fn.execute, node.skip_if, node.input]
@@ -203,6 +256,7 @@ async def _run_with_limits(
     node: TaskDef,
     sessions: SessionManager,
     session_locks: dict[str, anyio.Lock],
+    finished: list[_Finished] | None = None,
 ) -> None:
     if env.aborted:
         raise WorkflowAbortedError()
@@ -221,7 +275,7 @@ async def _run_with_limits(
             async with env.limiter:
                 await walk.run_leaf(name, node)
         else:
-            await walk.run_leaf(name, node)
+            await walk.run_leaf(name, node, finished)
     finally:
         if lock is not None:
             lock.release()
@@ -231,13 +285,18 @@ class _TaskRunner:
     """Runs the tasks of one task map (one loop iteration, or the top level)."""
 
     def __init__(
-        self, env: RunEnv, entries: dict[str, CtxEntry], sessions: SessionManager, prefix: str
+        self,
+        env: RunEnv,
+        entries: dict[str, CtxEntry],
+        sessions: SessionManager,
+        prefix: str,
+        feedback: Any = None,
     ) -> None:
         self.env = env
         self.entries = entries
         self.sessions = sessions
         self.prefix = prefix
-        self.ctx = TaskContext(entries, input=env.workflow_input)
+        self.ctx = TaskContext(entries, input=env.workflow_input, feedback=feedback)
         self.hooks = env.workflow.hooks
 
     def key(self, name: str) -> str:
@@ -245,7 +304,11 @@ class _TaskRunner:
 
     # --- agents and functions -------------------------------------------------------------
 
-    async def run_leaf(self, name: str, node: AgentTask | FunctionTask) -> None:
+    async def run_leaf(
+        self, name: str, node: AgentTask | FunctionTask, finished: list[_Finished] | None = None
+    ) -> None:
+        """Run one agent or function task. With ``finished``, a function task that needs a
+        journal commit is left there for the caller's batch commit instead."""
         key = self.key(name)
         record = self.env.journal.get(key)
         if record is not None:
@@ -259,7 +322,7 @@ class _TaskRunner:
             if isinstance(node, AgentTask):
                 await self._run_agent(name, node)
             else:
-                await self._run_function(name, node)
+                await self._run_function(name, node, finished)
         except Exception as exc:
             await self._fail(name, exc)
 
@@ -335,7 +398,7 @@ class _TaskRunner:
             name,
             CtxEntry(result.output, "agent", result.tokens_in, result.tokens_out),
             metrics,
-            lambda: StepRecord(
+            make_record=lambda: StepRecord(
                 step_key=self.key(name),
                 task_name=name,
                 source="agent",
@@ -346,7 +409,9 @@ class _TaskRunner:
             ),
         )
 
-    async def _run_function(self, name: str, node: FunctionTask) -> None:
+    async def _run_function(
+        self, name: str, node: FunctionTask, finished: list[_Finished] | None = None
+    ) -> None:
         value = await self._resolve_input(node)
         if node.hitl is not None:
             await self._checkpoint(name, node.hitl.message_for(name))
@@ -358,7 +423,8 @@ class _TaskRunner:
             name,
             CtxEntry(result.output, "function"),
             metrics,
-            lambda: StepRecord(
+            finished=finished,
+            make_record=lambda: StepRecord(
                 step_key=self.key(name),
                 task_name=name,
                 source="function",
@@ -372,17 +438,39 @@ class _TaskRunner:
         name: str,
         entry: CtxEntry,
         metrics: TaskMetrics,
+        *,
         make_record: Callable[[], StepRecord],
+        finished: list[_Finished] | None = None,
     ) -> None:
-        # The step is committed before anything can depend on it. The record is built only
-        # when someone commits it: dumping outputs costs time a plain run does not need.
-        if self.env.on_step_complete is not None:
-            await self.env.on_step_complete(make_record())
-        self.entries[name] = entry
-        self.env.totals.add(metrics)
-        await call_hook(self.hooks.on_task_complete, name, entry.output, metrics)
+        # The step is committed before anything can depend on it, and before it is reported
+        # done. The record is built only when a journal takes it (dumping outputs costs time
+        # a plain run does not need).
+        done = _Finished(name, entry, metrics, make_record)
+        if not self.env.journaling:
+            await self._finish(done)
+        elif finished is not None:
+            finished.append(done)  # the caller commits it with its batch
+        else:
+            await self.env.commit([make_record()])
+            await self._finish(done)
+
+    async def finish_batch(self, batch: list[_Finished]) -> None:
+        """Commit inline steps together, then report each one done."""
+        await self.env.commit([done.make_record() for done in batch])
+        for done in batch:
+            try:
+                await self._finish(done)
+            except Exception as exc:
+                await self._fail(done.name, exc)
+
+    async def _finish(self, done: _Finished) -> None:
+        self.entries[done.name] = done.entry
+        self.env.totals.add(done.metrics)
+        await call_hook(self.hooks.on_task_complete, done.name, done.entry.output, done.metrics)
         self.env.emit(
-            TaskCompleteEvent(**self._task_fields(name), output=entry.output, metrics=metrics)
+            TaskCompleteEvent(
+                **self._task_fields(done.name), output=done.entry.output, metrics=done.metrics
+            )
         )
 
     def _restore(self, name: str, node: AgentTask | FunctionTask, record: StepRecord) -> None:
@@ -486,7 +574,7 @@ class _TaskRunner:
             )
             sessions = persistent or SessionManager(node.tasks)
             prefix = loop_iteration_prefix(key, iteration)
-            await run_task_map(self.env, node.tasks, inner, sessions, prefix=prefix)
+            await run_task_map(self.env, node.tasks, inner, sessions, prefix=prefix, feedback=last)
             last = inner
             done = await call_maybe_async(
                 node.until, TaskContext(inner, input=self.env.workflow_input)

@@ -30,7 +30,7 @@ from ageflow.executor.callbacks import call_hook
 from ageflow.executor.engine import CheckpointHandler, RunEnv, run_task_map
 from ageflow.executor.errors import WorkflowAbortedError
 from ageflow.executor.hitl import HITLManager
-from ageflow.executor.journal import OnStepComplete, StepRecord
+from ageflow.executor.journal import OnStepComplete, OnStepsComplete, StepRecord
 from ageflow.executor.node_runner import Sleep
 from ageflow.executor.sessions import SessionManager
 
@@ -90,13 +90,16 @@ class WorkflowExecutor:
         on_step_complete: OnStepComplete | None = None,
         run_id: str | None = None,
         listener: EventListener | None = None,
+        on_steps_complete: OnStepsComplete | None = None,
     ) -> EventStream:
         """A run as a stream of events: ``async with executor.stream(x) as events:``.
 
         ``journal`` holds steps an earlier process finished: they are restored without a
         runner call. ``on_step_complete`` is awaited for each finished step before any
-        task that depends on it starts. ``listener`` is called synchronously with every
-        event as it happens (cheaper than iterating when a caller only observes).
+        task that depends on it starts; ``on_steps_complete`` does the same for a batch of
+        steps at once (sync function tasks that run inline are committed in batches, one
+        call per batch). ``listener`` is called synchronously with every event as it
+        happens (cheaper than iterating when a caller only observes); it must not raise.
         """
         return EventStream(
             self,
@@ -108,6 +111,7 @@ class WorkflowExecutor:
             on_step_complete=on_step_complete,
             run_id=run_id,
             listener=listener,
+            on_steps_complete=on_steps_complete,
         )
 
     async def run(
@@ -121,6 +125,7 @@ class WorkflowExecutor:
         on_step_complete: OnStepComplete | None = None,
         run_id: str | None = None,
         listener: EventListener | None = None,
+        on_steps_complete: OnStepsComplete | None = None,
     ) -> WorkflowResult:
         """Run to the end and return the result; raises what the run raised."""
         stream = self.stream(
@@ -132,6 +137,7 @@ class WorkflowExecutor:
             on_step_complete=on_step_complete,
             run_id=run_id,
             listener=listener,
+            on_steps_complete=on_steps_complete,
         )
         stream.keep_events = False  # nobody reads them: skip the queue
         async with stream:
@@ -161,9 +167,11 @@ class EventStream:
         on_step_complete: OnStepComplete | None,
         run_id: str | None,
         listener: EventListener | None = None,
+        on_steps_complete: OnStepsComplete | None = None,
     ) -> None:
         self._executor = executor
         self._listener = listener
+        self._on_steps_complete = on_steps_complete
         self._input = input
         self._signal = signal
         self._on_checkpoint = on_checkpoint
@@ -274,6 +282,7 @@ class EventStream:
             runner_overrides=self._runner_overrides,
             journal=self._journal,
             on_step_complete=self._on_step_complete,
+            on_steps_complete=self._on_steps_complete,
             limiter=(
                 anyio.CapacityLimiter(executor.max_concurrency)
                 if executor.max_concurrency is not None

@@ -6,9 +6,12 @@ the top level, ``loop[2]/task`` for a task in iteration 2 of a loop (nested loop
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from pydantic_core import to_json
 
 from ageflow.core.metrics import TaskMetrics
 from ageflow.core.schemas import schema_adapter
@@ -44,6 +47,14 @@ class StepRecord:
             "sessionHandle": self.session_handle,
         }
 
+    def to_json_text(self) -> str:
+        """The step as JSON text, as stores keep it (pydantic's encoder: fast on hot paths)."""
+        return to_json(self.to_json()).decode()
+
+    @classmethod
+    def from_json_text(cls, text: str | bytes) -> StepRecord:
+        return cls.from_json(json.loads(text))
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
         return cls(
@@ -59,6 +70,7 @@ class StepRecord:
 
 Journal = Mapping[str, StepRecord]
 OnStepComplete = Callable[[StepRecord], Awaitable[None]]
+OnStepsComplete = Callable[[list[StepRecord]], Awaitable[None]]
 
 
 def step_key(prefix: str, task_name: str) -> str:

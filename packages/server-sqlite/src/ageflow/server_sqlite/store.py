@@ -22,7 +22,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,7 +359,7 @@ class SqliteRunStore:
 
     async def append_step(self, run_id: str, step: StepRecord) -> None:
         await self._ready()
-        item = _PendingStep(run_id, step.step_key, json.dumps(step.to_json()))
+        item = _PendingStep(run_id, step.step_key, step.to_json_text())
         self._queued_steps.append(item)
         try:
             while not item.finished:
@@ -376,6 +376,18 @@ class SqliteRunStore:
             raise
         if item.error is not None:
             raise item.error
+
+    async def append_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
+        """Several steps of one run in one transaction (an executor's inline batch)."""
+        await self._ready()
+        items = [_PendingStep(run_id, s.step_key, s.to_json_text()) for s in steps]
+        if not items:
+            return
+        with anyio.CancelScope(shield=True):  # all of the batch, or none of it
+            await self._write_steps(items)
+        for item in items:
+            if item.error is not None:
+                raise item.error
 
     async def _commit_queued_steps(self) -> None:
         """Commit every queued step in one transaction; the caller's own step is among them."""
@@ -428,7 +440,7 @@ class SqliteRunStore:
 
     async def get_steps(self, run_id: str) -> dict[str, StepRecord]:
         rows = await self._fetch(queries.SELECT_STEPS, (run_id,))
-        steps = (StepRecord.from_json(json.loads(payload)) for (payload,) in rows)
+        steps = (StepRecord.from_json_text(payload) for (payload,) in rows)
         return {step.step_key: step for step in steps}
 
     # -- ownership --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ageflow.core.metrics import WorkflowResult
 from ageflow.core.wire import now_ms
 from ageflow.executor.executor import EventStream
 from ageflow.executor.journal import StepRecord
+from ageflow.server.errors import RunOwnershipLostError
 from ageflow.server.records import UNFINISHED_STATES, CheckpointDecision, RunRecord
 from ageflow.server.store import RunStore
 
@@ -58,6 +59,7 @@ class LiveRun:
         self.cancel_requested = False
         self.detached = False  # closed or taken over: this process stops writing
         self.stop_reason: BaseException | None = None  # deadline or checkpoint timeout
+        self.detach_reason: BaseException | None = None  # why this process stopped it
         self.done = anyio.Event()
         self._write_lock = anyio.Lock()
         self._changed = anyio.Event()  # set (and replaced) on every state change
@@ -75,17 +77,18 @@ class LiveRun:
             self._unfolded = False
         return self._record
 
+    # These read the stored part directly: folding progress in would copy the record.
     @property
     def run_id(self) -> str:
-        return self.record.run_id
+        return self._record.run_id
 
     @property
     def state(self) -> RunState:
-        return self.record.state
+        return self._record.state
 
     @property
     def finished(self) -> bool:
-        return self.record.state not in UNFINISHED_STATES
+        return self._record.state not in UNFINISHED_STATES
 
     async def wait_for_state(self, states: Collection[str]) -> RunState:
         """Wait until the run is in one of ``states`` (or has ended); the state then."""
@@ -144,7 +147,7 @@ class LiveRun:
     async def _persist(self) -> None:
         saved = await self.store.save_run(self.record, owner=self.owner)
         if not saved:
-            self.detach()
+            self.detach(RunOwnershipLostError(self.run_id))
             if self.on_ownership_lost is not None:
                 self.on_ownership_lost(self)
 
@@ -153,16 +156,17 @@ class LiveRun:
             if not self.detached:
                 await self._persist()
 
-    def detach(self) -> None:
+    def detach(self, reason: BaseException | None = None) -> None:
         """Stop writing and stop executing here (closing down, or ownership lost)."""
         self.detached = True
+        self.detach_reason = reason
         if self.stream is not None:
             self.stream.cancel()
 
     async def open_checkpoint(self, event: CheckpointEvent) -> CheckpointSlot:
         """Wait at a checkpoint: awaiting-checkpoint, persisted; returns the answer slot."""
         self.slot = CheckpointSlot(event)
-        pending = self.record.pending_checkpoint
+        pending = self._record.pending_checkpoint
         already_waiting = (
             self.state == "awaiting-checkpoint"
             and pending is not None
@@ -179,7 +183,7 @@ class LiveRun:
 
     async def decide(self, approved: bool) -> None:
         """Persist an answer to the pending checkpoint, then deliver it."""
-        pending = self.record.pending_checkpoint
+        pending = self._record.pending_checkpoint
         assert pending is not None
         decision = CheckpointDecision(
             step_key=pending.step_key or pending.task_name, approved=approved, decided_at=now_ms()
@@ -189,7 +193,7 @@ class LiveRun:
             self.slot.answer(approved)
 
     def stored_decision(self, event: CheckpointEvent) -> bool | None:
-        decision = self.record.decision
+        decision = self._record.decision
         key = event.step_key or event.task_name
         return decision.approved if decision is not None and decision.step_key == key else None
 
@@ -213,5 +217,9 @@ class LiveRun:
     async def mark_cancelled(self) -> bool:
         return await self._transition(state="cancelled", pending_checkpoint=None, decision=None)
 
-    async def commit_step(self, step: StepRecord) -> None:
-        await self.store.append_step(self.run_id, step)
+    async def commit_steps(self, steps: list[StepRecord]) -> None:
+        """Journal finished steps: one at a time, or a batch in one transaction."""
+        if len(steps) == 1:
+            await self.store.append_step(self.run_id, steps[0])
+        else:
+            await self.store.append_steps(self.run_id, steps)

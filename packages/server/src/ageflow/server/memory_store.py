@@ -7,7 +7,7 @@ never share objects with the store, and whatever cannot be stored fails here too
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,13 +113,20 @@ class InMemoryRunStore:
         row = self._open_rows().get(run_id)
         if row is None:
             raise RunStoreError(f"cannot journal a step of unknown run {run_id!r}")
-        row.steps[step.step_key] = json.dumps(step.to_json())
+        row.steps[step.step_key] = step.to_json_text()
+
+    async def append_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
+        row = self._open_rows().get(run_id)
+        if row is None:
+            raise RunStoreError(f"cannot journal steps of unknown run {run_id!r}")
+        for step in steps:
+            row.steps[step.step_key] = step.to_json_text()
 
     async def get_steps(self, run_id: str) -> dict[str, StepRecord]:
         row = self._open_rows().get(run_id)
         if row is None:
             return {}
-        return {key: StepRecord.from_json(json.loads(text)) for key, text in row.steps.items()}
+        return {key: StepRecord.from_json_text(text) for key, text in row.steps.items()}
 
     async def claim_run(self, run_id: str, owner: str, lease_until: int, now: int) -> bool:
         async with self._lock:

@@ -49,6 +49,7 @@ from ageflow.server.errors import (
     InvalidRunStateError,
     RunDeadlineExceededError,
     RunNotFoundError,
+    RunOwnershipLostError,
     UnknownWorkflowError,
 )
 from ageflow.server.live import LiveRun
@@ -255,7 +256,7 @@ class WorkflowRunner:
                 input,
                 on_checkpoint=self._checkpoint_handler(live, on_checkpoint),
                 journal=journal,
-                on_step_complete=live.commit_step,
+                on_steps_complete=live.commit_steps,
                 run_id=live.run_id,
                 signal=signal,
                 listener=listen,
@@ -273,7 +274,7 @@ class WorkflowRunner:
             outcome.result = stream.result
             await live.mark_done(outcome.result)
         except Exception as exc:
-            error = live.stop_reason or exc
+            error = live.detach_reason or live.stop_reason or exc
             outcome.error = error
             if live.detached:
                 pass  # closing down or taken over: the store keeps the run recoverable
@@ -456,7 +457,7 @@ class WorkflowRunner:
             self.owner_id, running, now_ms() + self.config.lease_ms
         )
         for run_id in set(running) - held:
-            self._live[run_id].detach()
+            self._live[run_id].detach(RunOwnershipLostError(run_id))
 
     async def _ownership_loop(self) -> None:
         while True:

@@ -10,7 +10,7 @@ Every method is async. After ``close()`` every call raises StoreClosedError.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -72,6 +72,10 @@ class RunStore(Protocol):
 
     async def append_step(self, run_id: str, step: StepRecord) -> None:
         """Commit one finished step (replacing a step with the same key)."""
+        ...
+
+    async def append_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
+        """Commit several finished steps of one run together (one transaction)."""
         ...
 
     async def get_steps(self, run_id: str) -> dict[str, StepRecord]:
