@@ -186,3 +186,48 @@ async def test_a_failing_commit_fails_the_task() -> None:
     with pytest.raises(OSError, match="disk full"):
         await executor.run({"topic": "x"}, on_step_complete=broken)
     assert len(runner.calls) == 1
+
+
+async def test_inline_steps_are_committed_in_batches_before_dependents_start() -> None:
+    batches: list[list[str]] = []
+    started_after: dict[str, int] = {}
+
+    async def commit(steps: list[StepRecord]) -> None:
+        batches.append([s.step_key for s in steps])
+
+    def record(name: str) -> Any:
+        def run(n: int) -> int:
+            started_after[name] = sum(len(b) for b in batches)  # steps committed before me
+            return n + 1
+
+        return define_function(run, input=int, output=int, name=name)
+
+    tasks: dict[str, Any] = {f"leaf{i}": task(record(f"leaf{i}"), input=i) for i in range(5)}
+    tasks["join"] = task(
+        record("join"), depends_on=[f"leaf{i}" for i in range(5)], input=lambda c: 0
+    )
+    workflow = define_workflow(name="batched", tasks=tasks)
+    result = await WorkflowExecutor(workflow).run(on_steps_complete=commit)
+    # The five independent steps share one commit; "join" ran only after it.
+    assert batches == [[f"leaf{i}" for i in range(5)], ["join"]]
+    assert started_after["join"] == 5
+    assert result.outputs["join"] == 1
+
+
+async def test_a_chain_of_inline_steps_commits_each_step_before_the_next() -> None:
+    batches: list[list[str]] = []
+
+    async def commit(steps: list[StepRecord]) -> None:
+        batches.append([s.step_key for s in steps])
+
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    workflow = define_workflow(
+        name="chain",
+        tasks={
+            "a": task(fn, input=0),
+            "b": task(fn, depends_on=["a"], input=lambda c: c["a"].output),
+            "c": task(fn, depends_on=["b"], input=lambda c: c["b"].output),
+        },
+    )
+    await WorkflowExecutor(workflow).run(on_steps_complete=commit)
+    assert batches == [["a"], ["b"], ["c"]]

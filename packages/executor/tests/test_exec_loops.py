@@ -249,3 +249,25 @@ async def test_inner_failure_fails_the_run_and_marks_the_loop() -> None:
     runner = ScriptedRunner(respond)
     with pytest.raises(RuntimeError, match="broken judge"):
         await run(one_loop(), runner)
+
+
+async def test_inner_tasks_see_the_previous_iteration_as_feedback() -> None:
+    seen: list[Any] = []
+
+    def inner_input(ctx: Any) -> dict[str, Any]:
+        seen.append(None if ctx.feedback is None else ctx.feedback["eval"].output.n)
+        return {}
+
+    runner = counting_runner(3)
+    workflow = define_workflow(
+        name="fb-inner",
+        tasks={
+            "fix": loop(
+                tasks={"eval": task(judge(), input=inner_input)},
+                max=5,
+                until=lambda ctx: ctx["eval"].output.ok,
+            )
+        },
+    )
+    await run(workflow, runner)
+    assert seen == [None, 1, 2]

@@ -259,6 +259,19 @@ async def test_a_step_with_the_same_key_replaces_the_old_one_in_place(
     assert (got["a"].output, got["b"].output) == (10, 2)
 
 
+async def test_a_batch_of_steps_is_journaled_together(store, make_record, make_step) -> None:
+    await store.create_run(make_record("r1"), {})
+    await store.append_step("r1", make_step("a", 1))
+    await store.append_steps("r1", [make_step("b", 2), make_step("a", 10), make_step("c", 3)])
+
+    got = await store.get_steps("r1")
+    assert list(got) == ["a", "b", "c"]
+    assert [step.output for step in got.values()] == [10, 2, 3]
+    with pytest.raises(RunStoreError, match="ghost"):
+        await store.append_steps("ghost", [make_step("x")])
+    assert await store.get_steps("ghost") == {}
+
+
 async def test_steps_of_runs_are_kept_apart(store, make_record, make_step) -> None:
     await store.create_run(make_record("r1"), {})
     await store.create_run(make_record("r2"), {})
@@ -411,6 +424,7 @@ async def test_every_call_raises_after_close(store, make_record, make_step) -> N
         "delete_run": lambda: store.delete_run("r1"),
         "delete_finished_before": lambda: store.delete_finished_before(10**15),
         "append_step": lambda: store.append_step("r1", make_step("a")),
+        "append_steps": lambda: store.append_steps("r1", [make_step("a")]),
         "get_steps": lambda: store.get_steps("r1"),
         "claim_run": lambda: store.claim_run("r1", "a", 10, 0),
         "renew_leases": lambda: store.renew_leases("a", ["r1"], 10),

@@ -265,8 +265,14 @@ async def test_a_runner_that_lost_its_lease_stops_executing_and_writing() -> Non
     store = InMemoryRunStore()
     started = anyio.Event()
     slow = echo_runner(block_on="second", started=started)
+    errors: list[BaseException] = []
     async with create_runner(store=store, registry=RunnerRegistry({"fake": slow})) as a:
-        handle = await a.fire(pipeline(), {"q": "x"}, policy=RunPolicy(checkpoint="approve"))
+        handle = await a.fire(
+            pipeline(),
+            {"q": "x"},
+            policy=RunPolicy(checkpoint="approve"),
+            on_error=errors.append,
+        )
         with anyio.fail_after(5):
             await started.wait()
         # Another process claims the run as if A's lease had lapsed (A was frozen).
@@ -279,6 +285,7 @@ async def test_a_runner_that_lost_its_lease_stops_executing_and_writing() -> Non
         assert record.owner == "thief"
         assert record.state == "running"  # A wrote nothing after losing it
     assert slow.cancelled == ["second"]
+    assert [type(e).__name__ for e in errors] == ["RunOwnershipLostError"]
 
 
 async def test_function_steps_are_journaled_and_not_rerun() -> None:

@@ -116,6 +116,8 @@ class WorkflowRunner:
         self._workflows: dict[str, WorkflowDef] = {}
         self._group: TaskGroup | None = None
         self._closed = False
+        # Fired runs still delivering events or reporting their outcome.
+        self._reporting: set[anyio.Event] = set()
 
     # --- starting runs --------------------------------------------------------------------
 
@@ -188,13 +190,19 @@ class WorkflowRunner:
                             with suppress(Exception):
                                 await call_maybe_async(on_event, event)
 
-            async with anyio.create_task_group() as delivery:
-                delivery.start_soon(deliver)
-                with send:
-                    outcome = await self._execute(
-                        live, workflow, input, {}, on_checkpoint, signal, send.send_nowait
-                    )
-            await _report(outcome, on_complete, on_error)
+            settled = anyio.Event()
+            self._reporting.add(settled)
+            try:
+                async with anyio.create_task_group() as delivery:
+                    delivery.start_soon(deliver)
+                    with send:
+                        outcome = await self._execute(
+                            live, workflow, input, {}, on_checkpoint, signal, send.send_nowait
+                        )
+                await _report(outcome, on_complete, on_error)
+            finally:
+                settled.set()
+                self._reporting.discard(settled)
 
         group.start_soon(drive, name=f"ageflow run {live.run_id}")
         return live.record.to_handle()
@@ -508,6 +516,8 @@ class WorkflowRunner:
             live.detach()
         for live in unfinished:
             await live.done.wait()
+        for settled in list(self._reporting):
+            await settled.wait()  # listeners hear how their run ended before we go
         with anyio.CancelScope(shield=True):
             if unfinished:
                 await self.store.release_runs(self.owner_id, [live.run_id for live in unfinished])
