@@ -233,7 +233,8 @@ async def measure_recovery(directory: Path, repeat: int) -> list[tuple[str, str,
             elapsed = time.perf_counter() - started
             for run_id in recovered:
                 handle = await runner.wait(run_id)
-                assert handle is not None and handle.state == "done"
+                assert handle is not None
+                assert handle.state == "done"
             finished = time.perf_counter() - started
             grew = rss_kib() - rss_before
         assert len(recovered) == 10

@@ -23,7 +23,7 @@ def example_of(readme: Path) -> str:
     return "\n\n".join(BLOCK.findall(readme.read_text()))
 
 
-@pytest.mark.parametrize("readme", READMES, ids=[str(r.parent.relative_to(ROOT)) for r in READMES])
+@pytest.mark.parametrize("readme", READMES, ids=[str(r.relative_to(ROOT)) for r in READMES])
 def test_readme_examples_run(readme: Path, tmp_path: Path) -> None:
     code = example_of(readme)
     assert code, f"{readme.relative_to(ROOT)} shows no python example"
