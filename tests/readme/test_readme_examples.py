@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READMES = sorted([*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")])
+READMES = [
+    ROOT / "README.md",
+    *sorted([*ROOT.glob("packages/*/README.md"), *ROOT.glob("packages/runners/*/README.md")]),
+]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
