@@ -323,3 +323,21 @@ async def test_function_steps_are_journaled_and_not_rerun() -> None:
     assert final is not None
     assert final.result is not None
     assert final.result.outputs == {"a": 2, "b": 3, "c": 4}
+
+
+async def test_status_writes_never_drop_the_stored_input() -> None:
+    # D1: in the original, writes of status snapshots replaced the row and lost the input.
+    store = InMemoryRunStore()
+    runner = echo_runner()
+    async with create_runner(store=store, registry=RunnerRegistry({"fake": runner})) as server:
+        handle = await server.fire(pipeline(), {"q": "keep me"})
+        with anyio.fail_after(5):
+            await server.wait_for(handle.run_id, "awaiting-checkpoint")
+        for _ in range(3):  # polls do not write at all; transitions write the record only
+            await server.get(handle.run_id)
+        await server.resume(handle.run_id, True)
+        await server.wait(handle.run_id)
+    stored = await store.get_input(handle.run_id)
+    assert stored is not None
+    assert stored.value == {"q": "keep me"}
+    assert runner.calls[0].prompt == "first|keep me"
