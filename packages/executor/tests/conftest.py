@@ -7,11 +7,6 @@ from ageflow.testing.scripted_runner import ScriptedRunner
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def runner() -> ScriptedRunner:
     return ScriptedRunner()
 
