@@ -310,3 +310,20 @@ async def test_probe_version_missing() -> None:
     assert result.error == (
         "ageflow-no-such-cli-xyz CLI not found on PATH. Install via: npm i -g x"
     )
+
+
+async def test_cancellation_right_after_launch_still_kills(
+    tmp_path: Path, pid_pipe: PidPipe
+) -> None:
+    # The pid arrives before open_process may have returned: the handle must not be lost.
+    body = f"""
+with open({str(pid_pipe.path)!r}, "w") as fifo:
+    fifo.write(f"{{os.getpid()}}\\n")
+time.sleep(3600)
+"""
+    argv = [script(tmp_path, "early", body)]
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_cli, argv)
+        pid = await pid_pipe.next_pid()
+        group.cancel_scope.cancel()
+    assert await dies(pid)

@@ -275,15 +275,18 @@ async def run_cli(
     """
     executable = argv[0]
     try:
-        process = await anyio.open_process(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            start_new_session=True,
-        )
+        # Shielded: a cancellation landing while the child is being set up would lose the
+        # handle of a child that already runs; it is delivered inside the try below instead.
+        with anyio.CancelScope(shield=True):
+            process = await anyio.open_process(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         raise CliNotFoundError(executable, hint=not_found_hint, cause=exc) from exc
 
