@@ -332,3 +332,25 @@ async def test_per_spawn_servers_stop_after_the_turn_and_mcp_is_additive(
     )
     assert "tools" not in fake_openai.chat_requests[-1].body
     await runner.shutdown()
+
+
+async def test_server_crashing_on_tools_list_fails_the_turn_and_is_stopped(
+    fake_openai, mcp_config_factory
+):
+    from ageflow.core.errors import McpServerCrashedError
+
+    clients: list[Any] = []
+
+    async def start(config: McpServerConfig):
+        client = await start_mcp_client(config, client_info=INFO)
+        clients.append(client)
+        return client
+
+    runner = ApiRunner(base_url=fake_openai.base_url, api_key="k", model="m", mcp_starter=start)
+    with pytest.raises(McpServerCrashedError):
+        await runner.spawn(
+            RunnerSpawnArgs(prompt="p", mcp_servers=[mcp_config_factory(crash_on="tools/list")])
+        )
+    assert fake_openai.chat_requests == []
+    assert not clients[0].alive and not pid_alive(clients[0].pid)
+    await runner.shutdown()

@@ -129,6 +129,8 @@ class StdioMcpClient:
             result = await self._request("tools/list", {})
         except _ServerGone as exc:
             raise McpServerCrashedError(self._config.name, self._process.returncode) from exc
+        except _RpcError as exc:
+            raise McpProtocolError(self._config.name, f"tools/list failed: {exc}") from exc
         tools = result.get("tools") if isinstance(result, Mapping) else None
         if not isinstance(tools, list):
             raise McpProtocolError(self._config.name, "tools/list result has no tools list")
@@ -206,6 +208,8 @@ class StdioMcpClient:
                 raise _ServerGone()
             self._next_id += 1
             request_id = self._next_id
+            outcome: list[Any] = []
+            failure: list[Exception] = []
             async with anyio.create_task_group() as tg:
                 # stderr is only read while a request is in flight; that covers start-up
                 # crashes, which is when a server has something to say.
@@ -214,14 +218,18 @@ class StdioMcpClient:
                     await self._send(
                         {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
                     )
-                    return await self._read_response(request_id)
-                except _ServerGone:
+                    outcome.append(await self._read_response(request_id))
+                except _ServerGone as exc:
                     with anyio.move_on_after(_STDERR_FLUSH_S):
                         await self._stderr_closed.wait()
-                    raise
-                finally:
-                    tg.cancel_scope.cancel()
-        raise AssertionError("unreachable")  # pragma: no cover
+                    failure.append(exc)
+                except _RpcError as exc:
+                    failure.append(exc)
+                tg.cancel_scope.cancel()
+            # Raised outside the task group, so callers see the error itself, not a group.
+            if failure:
+                raise failure[0]
+            return outcome[0]
 
     async def _read_response(self, request_id: int) -> Any:
         while True:
