@@ -308,3 +308,20 @@ async def test_cancellation_during_backoff_stops_retrying() -> None:
     with anyio.move_on_after(0.05):
         await run_node(agent_task(), None, runner, "t")  # real 1 s backoff, cancelled
     assert len(runner.calls) == 1
+
+
+async def test_a_retry_after_of_hours_is_capped() -> None:
+    class UsageLimit(Exception):
+        code = "rate_limit"
+        retry_after_s = 5 * 3600
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    runner = sequence(UsageLimit("limit reached"), GOOD)
+    await run_node(
+        agent_task(retry=RetryConfig(on=["rate_limit"])), None, runner, "t", sleep=sleep
+    )
+    assert slept == [60.0]

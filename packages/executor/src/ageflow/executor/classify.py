@@ -14,6 +14,9 @@ _RUNNER_CODES: frozenset[str] = frozenset(
 )
 
 MAX_BACKOFF_MS = 30_000
+# A provider may ask for hours (a usage limit); a run does not sleep that long between
+# attempts: it waits at most this and lets the retry policy decide what happens next.
+MAX_RETRY_AFTER_MS = 60_000
 
 
 def classify_agent_error(exc: BaseException) -> RetryErrorKind | None:
@@ -48,5 +51,5 @@ def retry_after_ms(exc: BaseException) -> int:
     """A wait the failure itself asks for (an HTTP Retry-After), 0 when none."""
     seconds = getattr(exc, "retry_after_s", None)
     if isinstance(seconds, (int, float)) and seconds > 0:
-        return int(seconds * 1000)
+        return min(int(seconds * 1000), MAX_RETRY_AFTER_MS)
     return 0
