@@ -321,7 +321,5 @@ async def test_a_retry_after_of_hours_is_capped() -> None:
         slept.append(seconds)
 
     runner = sequence(UsageLimit("limit reached"), GOOD)
-    await run_node(
-        agent_task(retry=RetryConfig(on=["rate_limit"])), None, runner, "t", sleep=sleep
-    )
+    await run_node(agent_task(retry=RetryConfig(on=["rate_limit"])), None, runner, "t", sleep=sleep)
     assert slept == [60.0]
