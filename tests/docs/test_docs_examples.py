@@ -17,7 +17,14 @@ import anyio
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-RUNNABLE_PAGES = ["quickstart.md", "testing.md", "running.md", "server.md", "durability.md"]
+RUNNABLE_PAGES = [
+    "quickstart.md",
+    "testing.md",
+    "running.md",
+    "server.md",
+    "durability.md",
+    "runners.md",
+]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SKIP_MARK = "<!-- docs-test: skip"
 
