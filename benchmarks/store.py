@@ -321,7 +321,7 @@ async def main(repeat: int, n: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1000)
     arguments = parser.parse_args()
     anyio.run(main, arguments.repeat, arguments.steps)
