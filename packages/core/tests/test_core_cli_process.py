@@ -24,21 +24,9 @@ from ageflow.core import (
     run_cli,
     split_json_lines,
 )
+from ageflow.testing.processes import process_gone
 
 pytestmark = pytest.mark.anyio
-
-
-def process_gone(pid: int) -> bool:
-    """No such process, or only its zombie (an orphan waits for init to reap it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 async def dies(pid: int) -> bool:

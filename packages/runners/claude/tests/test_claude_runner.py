@@ -39,6 +39,7 @@ from ageflow.testing.fake_cli import (
     jsonl,
     raw_text,
 )
+from ageflow.testing.processes import process_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -225,29 +226,29 @@ async def test_missing_executable(fake_cli) -> None:
 # --- timeout and cancellation --------------------------------------------------------
 
 
-async def test_timeout_kills_the_child(fake_cli, gone) -> None:
+async def test_timeout_kills_the_child(fake_cli) -> None:
     fake_cli.respond("claude", hang(stdout="partial"))
     with pytest.raises(TaskTimeoutError) as caught:
         await spawn(timeout_ms=500, task_name="review")
     assert (caught.value.task_name, caught.value.timeout_ms) == ("review", 500)
-    assert gone(fake_cli.calls("claude")[0].pid)
+    assert process_gone(fake_cli.calls("claude")[0].pid)
 
 
-async def test_timeout_escalates_when_sigterm_is_ignored(fake_cli, gone) -> None:
+async def test_timeout_escalates_when_sigterm_is_ignored(fake_cli) -> None:
     fake_cli.respond("claude", hang(ignore_sigterm=True))
     runner = ClaudeRunner(kill_grace_s=0.2)
     with pytest.raises(TaskTimeoutError):
         await runner.spawn(RunnerSpawnArgs(prompt="x", timeout_ms=500))
-    assert gone(fake_cli.calls("claude")[0].pid)
+    assert process_gone(fake_cli.calls("claude")[0].pid)
 
 
-async def test_cancellation_kills_the_child(fake_cli, started, gone) -> None:
+async def test_cancellation_kills_the_child(fake_cli, fake_cli_pids) -> None:
     fake_cli.respond("claude", hang())
     async with anyio.create_task_group() as group:
         group.start_soon(spawn)
-        pid = await started.next_pid()
+        pid = await fake_cli_pids.next_pid()
         group.cancel_scope.cancel()
-    assert gone(pid)
+    assert process_gone(pid)
 
 
 # --- environment ---------------------------------------------------------------------

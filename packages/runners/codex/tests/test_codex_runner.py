@@ -35,6 +35,7 @@ from ageflow.testing.fake_cli import (
     jsonl,
     raw_text,
 )
+from ageflow.testing.processes import process_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -178,22 +179,22 @@ async def test_missing_executable(fake_cli) -> None:
 # --- timeout, cancellation, environment ------------------------------------------------
 
 
-async def test_timeout_kills_the_child(fake_cli, gone) -> None:
+async def test_timeout_kills_the_child(fake_cli) -> None:
     fake_cli.respond("codex", hang(stdout='{"type":"turn.started"}\n', ignore_sigterm=True))
     runner = CodexRunner(kill_grace_s=0.2)
     with pytest.raises(TaskTimeoutError) as caught:
         await runner.spawn(RunnerSpawnArgs(prompt="x", timeout_ms=500, task_name="t"))
     assert caught.value.task_name == "t"
-    assert gone(fake_cli.calls("codex")[0].pid)
+    assert process_gone(fake_cli.calls("codex")[0].pid)
 
 
-async def test_cancellation_kills_the_child(fake_cli, started, gone) -> None:
+async def test_cancellation_kills_the_child(fake_cli, fake_cli_pids) -> None:
     fake_cli.respond("codex", hang())
     async with anyio.create_task_group() as group:
         group.start_soon(spawn)
-        pid = await started.next_pid()
+        pid = await fake_cli_pids.next_pid()
         group.cancel_scope.cancel()
-    assert gone(pid)
+    assert process_gone(pid)
 
 
 async def test_env_scrub_and_pass(fake_cli, monkeypatch) -> None:

@@ -23,6 +23,8 @@ _EXPORTS = {
     "MockThrow": "ageflow.testing.mock_runner",
     "TaskStats": "ageflow.testing.mock_runner",
     "ScriptedRunner": "ageflow.testing.scripted_runner",
+    "StartedPids": "ageflow.testing.processes",
+    "process_gone": "ageflow.testing.processes",
     "FakeCli": "ageflow.testing.fake_cli",
     "FakeCall": "ageflow.testing.fake_cli",
     "FakeResponse": "ageflow.testing.fake_cli",
@@ -43,11 +45,13 @@ __all__ = [
     "MockThrow",
     "MockToolSpec",
     "ScriptedRunner",
+    "StartedPids",
     "SubprocessCommand",
     "TaskStats",
     "TestHarness",
     "create_test_harness",
     "mock_mcp_subprocess_command",
+    "process_gone",
     "runner_names",
     "spawn_mock_mcp_server",
 ]
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
     from ageflow.testing.mock_mcp_config import MockMcpServerOpts, MockToolSpec, SubprocessCommand
     from ageflow.testing.mock_mcp_server import mock_mcp_subprocess_command, spawn_mock_mcp_server
     from ageflow.testing.mock_runner import MockRaw, MockRunner, MockThrow, TaskStats
+    from ageflow.testing.processes import StartedPids, process_gone
     from ageflow.testing.scripted_runner import ScriptedRunner
 
 

@@ -3,13 +3,16 @@
 Fixtures:
 
 - ``fake_cli``: fake ``claude`` and ``codex`` executables first on PATH (a ``FakeCli``);
+- ``fake_cli_pids``: shims before the fakes that report each started process's pid
+  (``await fake_cli_pids.next_pid()``); pair it with ``ageflow.testing.process_gone``;
 - ``mock_mcp_server``: an async factory of in-process mock MCP servers, stopped after the
   test (needs the anyio plugin, i.e. an ``@pytest.mark.anyio`` test).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from ageflow.testing.mock_mcp_server import (
     MockMcpServerOpts,
     spawn_mock_mcp_server,
 )
+from ageflow.testing.processes import StartedPids
 
 MockMcpServerFactory = Callable[[MockMcpServerOpts], Awaitable[MockMcpServerHandle]]
 
@@ -32,6 +36,17 @@ def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCli:
     monkeypatch.setenv("PATH", fake.path_with_bin())
     monkeypatch.setenv(CONFIG_ENV, str(fake.config_path))
     return fake
+
+
+@pytest.fixture
+def fake_cli_pids(
+    tmp_path: Path, fake_cli: FakeCli, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StartedPids]:
+    """The pid of each fake CLI process as it starts, to check later that it was killed."""
+    pids = StartedPids(tmp_path / "pid-shims", fake_cli)
+    monkeypatch.setenv("PATH", f"{pids.directory}{os.pathsep}{os.environ['PATH']}")
+    yield pids
+    pids.close()
 
 
 @pytest.fixture
