@@ -3,63 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
 
-from ageflow.core import (
-    RetryConfig,
-    RunnerRegistry,
-    define_agent,
-    define_workflow,
-    session_token,
-    share_session_with,
-    task,
-)
+from ageflow.core import RunnerRegistry, WorkflowDef
 from ageflow.executor import WorkflowExecutor
 from ageflow.runners.claude import ClaudeRunner
 from ageflow.testing.fake_cli import claude_json, failure
+from ageflow.testing.workflows import Draft, Review, Topic, write_review_workflow
 
 pytestmark = pytest.mark.anyio
 
 
-class Topic(BaseModel):
-    topic: str
-
-
-class Draft(BaseModel):
-    draft: str
-
-
-class Review(BaseModel):
-    verdict: str
-
-
-def workflow():
-    writer = define_agent(
-        runner="claude",
-        model="sonnet",
-        input=Topic,
-        output=Draft,
-        prompt=lambda t: f"WRITE a draft about {t.topic}",
-        retry=RetryConfig(max=2, on=["subprocess_error"]),
-    )
-    reviewer = define_agent(
-        runner="claude",
-        input=Draft,
-        output=Review,
-        prompt=lambda d: f"REVIEW this draft: {d.draft}",
-    )
-    return define_workflow(
-        name="write-review",
-        tasks={
-            "write": task(writer, session=session_token("draft", "claude")),
-            "review": task(
-                reviewer,
-                depends_on=["write"],
-                input=lambda ctx: Draft(draft=ctx["write"].output.draft),
-                session=share_session_with("write"),
-            ),
-        },
-    )
+def workflow() -> WorkflowDef:
+    return write_review_workflow("claude", model="sonnet")
 
 
 async def test_two_agents_run_through_the_claude_cli(fake_cli) -> None:

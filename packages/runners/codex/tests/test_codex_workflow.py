@@ -3,63 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
 
-from ageflow.core import (
-    RetryConfig,
-    RunnerRegistry,
-    define_agent,
-    define_workflow,
-    session_token,
-    share_session_with,
-    task,
-)
+from ageflow.core import RunnerRegistry, WorkflowDef
 from ageflow.executor import WorkflowExecutor
 from ageflow.runners.codex import CodexRunner
 from ageflow.testing.fake_cli import codex_exec, failure
+from ageflow.testing.workflows import Draft, Review, Topic, write_review_workflow
 
 pytestmark = pytest.mark.anyio
 
 
-class Topic(BaseModel):
-    topic: str
-
-
-class Draft(BaseModel):
-    draft: str
-
-
-class Review(BaseModel):
-    verdict: str
-
-
-def workflow():
-    writer = define_agent(
-        runner="codex",
-        model="gpt-5",
-        input=Topic,
-        output=Draft,
-        prompt=lambda t: f"WRITE a draft about {t.topic}",
-        retry=RetryConfig(max=2, on=["subprocess_error"]),
-    )
-    reviewer = define_agent(
-        runner="codex",
-        input=Draft,
-        output=Review,
-        prompt=lambda d: f"REVIEW this draft: {d.draft}",
-    )
-    return define_workflow(
-        name="write-review",
-        tasks={
-            "write": task(writer, session=session_token("draft", "codex")),
-            "review": task(
-                reviewer,
-                depends_on=["write"],
-                input=lambda ctx: Draft(draft=ctx["write"].output.draft),
-                session=share_session_with("write"),
-            ),
-        },
-    )
+def workflow() -> WorkflowDef:
+    return write_review_workflow("codex", model="gpt-5")
 
 
 async def test_two_agents_run_through_the_codex_cli(fake_cli) -> None:
