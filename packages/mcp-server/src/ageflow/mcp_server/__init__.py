@@ -1,0 +1,3 @@
+"""ageflow.mcp_server: expose ageflow workflows as MCP tools."""
+
+__all__: list[str] = []
