@@ -17,11 +17,11 @@ from ageflow.mcp_server.errors import ErrorCode, McpServerError
 from ageflow.server.records import RunPolicy
 
 
-class _Absent(Enum):
+class Absent(Enum):
     ABSENT = "ABSENT"
 
 
-ABSENT: Final = _Absent.ABSENT
+ABSENT: Final = Absent.ABSENT
 """An operator ceiling that was not given (unlike None, which asks for unlimited)."""
 
 Axis = Literal["max_cost_usd", "max_duration_sec", "max_turns"]
@@ -36,9 +36,9 @@ class CliCeilings:
     which cannot remove a ceiling the workflow sets; a number can only lower it.
     """
 
-    max_cost_usd: float | _Absent | None = ABSENT
-    max_duration_sec: float | _Absent | None = ABSENT
-    max_turns: int | _Absent | None = ABSENT
+    max_cost_usd: float | Absent | None = ABSENT
+    max_duration_sec: float | Absent | None = ABSENT
+    max_turns: int | Absent | None = ABSENT
 
     def __post_init__(self) -> None:
         for axis in AXES:
@@ -120,7 +120,7 @@ def compose_ceilings(
     warnings: list[str] = []
     for axis in AXES:
         hard: float | int | None = getattr(resolved, axis)
-        asked: float | int | _Absent | None = getattr(operator, axis)
+        asked: float | int | Absent | None = getattr(operator, axis)
         if asked is ABSENT:
             effective[axis] = hard
         elif asked is None:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ageflow.mcp_server.ceilings import ABSENT, _Absent
+from ageflow.mcp_server.ceilings import ABSENT, Absent
 from ageflow.mcp_server.errors import ErrorCode, McpServerError
 
 Limit = int | None
@@ -31,9 +31,9 @@ class WorkflowConcurrencyConfig:
     ``max_concurrent_starts``, used when that is absent.
     """
 
-    max_concurrent_starts: Limit | _Absent = ABSENT
-    max_concurrent_jobs: Limit | _Absent = ABSENT
-    max_concurrent_jobs_per_workflow: Limit | _Absent = ABSENT
+    max_concurrent_starts: Limit | Absent = ABSENT
+    max_concurrent_jobs: Limit | Absent = ABSENT
+    max_concurrent_jobs_per_workflow: Limit | Absent = ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +46,9 @@ class ConcurrencyConfig:
     :func:`single_workflow_concurrency_config`.
     """
 
-    max_concurrent_starts: Limit | _Absent = ABSENT
-    max_concurrent_jobs: Limit | _Absent = ABSENT
-    max_concurrent_jobs_per_workflow: Limit | _Absent = ABSENT
+    max_concurrent_starts: Limit | Absent = ABSENT
+    max_concurrent_jobs: Limit | Absent = ABSENT
+    max_concurrent_jobs_per_workflow: Limit | Absent = ABSENT
     per_workflow: Mapping[str, Limit] = field(default_factory=dict)
     workflows: Mapping[str, WorkflowConcurrencyConfig] = field(default_factory=dict)
 
@@ -57,8 +57,8 @@ class ConcurrencyConfig:
 class WorkflowLimits:
     """Resolved limits of one workflow; ``ABSENT`` = this workflow has no own counter."""
 
-    max_concurrent_starts: Limit | _Absent = ABSENT
-    max_concurrent_jobs: Limit | _Absent = ABSENT
+    max_concurrent_starts: Limit | Absent = ABSENT
+    max_concurrent_jobs: Limit | Absent = ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def _checked(path: str, value: Any) -> Limit:
     return value
 
 
-def _first_given(*values: Limit | _Absent) -> Limit | _Absent:
+def _first_given(*values: Limit | Absent) -> Limit | Absent:
     """The first value that is not ABSENT (an explicit None counts: it means unlimited)."""
     for value in values:
         if value is not ABSENT:
@@ -144,7 +144,7 @@ def resolve_concurrency_config(
 def single_workflow_concurrency_config(
     workflow_name: str,
     concurrency: ConcurrencyConfig | None = None,
-    max_concurrent_starts: Limit | _Absent = ABSENT,
+    max_concurrent_starts: Limit | Absent = ABSENT,
 ) -> ResolvedConcurrencyConfig:
     """The config of a server that offers one workflow (the CLI's ``mcp serve``).
 
