@@ -1,7 +1,8 @@
 """ageflow.mcp_server: expose ageflow workflows as MCP tools.
 
-This release holds the transport-free layers: tool definitions from workflows, ceiling
-composition, the concurrency controller and the error-result format.
+``create_mcp_server`` offers workflows as MCP tools on an SDK low-level server (sync
+calls); below it sit tool definitions, ceiling composition, the concurrency controller and
+the error-result format.
 """
 
 from ageflow.mcp_server.ceilings import (
@@ -29,6 +30,18 @@ from ageflow.mcp_server.errors import (
     error_result,
     format_error_result,
 )
+from ageflow.mcp_server.server import (
+    ClientConnection,
+    ElicitAnswer,
+    HitlStrategy,
+    McpServer,
+    Middleware,
+    OnHitl,
+    ToolCallRequest,
+    ToolResult,
+    create_mcp_server,
+    to_call_tool_result,
+)
 from ageflow.mcp_server.tool_definition import (
     ASYNC_OBSERVER_TOOL_NAMES,
     BoundaryTask,
@@ -46,26 +59,36 @@ __all__ = [
     "ASYNC_OBSERVER_TOOL_NAMES",
     "BoundaryTask",
     "CliCeilings",
+    "ClientConnection",
     "ComposedCeilings",
     "ConcurrencyConfig",
     "ConcurrencyController",
     "EffectiveCeilings",
+    "ElicitAnswer",
     "ErrorCode",
+    "HitlStrategy",
+    "McpServer",
     "McpServerError",
     "McpToolErrorResult",
+    "Middleware",
+    "OnHitl",
     "Permit",
     "ResolvedConcurrencyConfig",
+    "ToolCallRequest",
     "ToolDefinition",
+    "ToolResult",
     "ToolSchema",
     "WorkflowConcurrencyConfig",
     "WorkflowLimits",
     "build_tool_definition",
     "compose_ceilings",
+    "create_mcp_server",
     "error_result",
     "find_boundary_tasks",
     "format_error_result",
     "resolve_concurrency_config",
     "single_workflow_concurrency_config",
+    "to_call_tool_result",
     "tool_output",
     "tool_schema",
     "validate_tool_input",
