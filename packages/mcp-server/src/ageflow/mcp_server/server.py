@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import mcp.types as types
@@ -42,13 +45,21 @@ from ageflow.mcp_server.concurrency import (
     resolve_concurrency_config,
 )
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, error_result, format_error_result
+from ageflow.mcp_server.jobs import (
+    OBSERVER_TOOLS,
+    START_PREFIX,
+    CheckpointDecider,
+    JobService,
+    JobTool,
+)
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
     tool_output,
     validate_tool_input,
 )
-from ageflow.server import InMemoryRunStore, RunPolicy, create_runner
+from ageflow.server import InMemoryRunStore, RunPolicy, RunStore, WorkflowRunner, create_runner
+from ageflow.server_sqlite import SqliteRunStore
 
 HitlStrategy = Literal["elicit", "auto", "fail"]
 OnHitl = Callable[[str, str], Awaitable[bool]]
@@ -57,6 +68,10 @@ ToolResult = dict[str, Any]
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
+DEFAULT_JOB_DB_PATH = Path(".ageflow") / "jobs.sqlite"
+"""Where async jobs are kept by default, relative to the current directory."""
+DEFAULT_JOB_TTL_MS = 30 * 60_000
+DEFAULT_JOB_CHECKPOINT_TTL_MS = 60 * 60_000
 
 APPROVAL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -172,6 +187,11 @@ class McpServer:
         ceilings: CliCeilings,
         concurrency: ConcurrencyController,
         registry: RunnerRegistry | None,
+        async_mode: bool = False,
+        job_store: RunStore | None = None,
+        job_db_path: str | os.PathLike[str] | None = None,
+        job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
+        job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
     ) -> None:
         self.name = name
         self.version = version
@@ -182,13 +202,101 @@ class McpServer:
         self.registry = registry
         self._workflows = {wf.name: wf for wf in workflows}
         self.tools: dict[str, ToolDefinition] = {
-            wf.name: build_tool_definition(wf) for wf in workflows
+            wf.name: build_tool_definition(wf, async_mode=async_mode) for wf in workflows
         }
         self.middleware = tuple(middleware)
+        self.async_mode = async_mode
+        self.job_store = job_store
+        self.job_db_path = job_db_path
+        self.job_ttl_ms = job_ttl_ms
+        self.job_checkpoint_ttl_ms = job_checkpoint_ttl_ms
+        strategy = "on_hitl" if on_hitl is not None else hitl
+        self.jobs: JobService | None = (
+            JobService(
+                self._workflows,
+                self.tools,
+                ceilings=ceilings,
+                concurrency=concurrency,
+                strategy=strategy,
+                decider=self._job_decider,
+            )
+            if async_mode
+            else None
+        )
         self.server: Server[Any] = self._build_sdk_server()
 
+    @property
+    def runner(self) -> WorkflowRunner | None:
+        """The job runner while :meth:`running` is open (async mode), else None."""
+        return self.jobs.runner if self.jobs is not None else None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[McpServer]:
+        """Own the job runner for the block: ``async with server.running(): ...``.
+
+        In async mode this opens the job store (``job_store``, else SQLite at
+        ``job_db_path`` or ``.ageflow/jobs.sqlite``; ``":memory:"`` keeps jobs in memory)
+        and a runner that recovers the unfinished jobs of this server's workflows. On exit
+        the runner stops; unfinished jobs stay in the store for the next server. Without
+        async mode there is nothing to own and the block just runs.
+        """
+        jobs = self.jobs
+        if jobs is None:
+            yield self
+            return
+        if jobs.runner is not None:
+            raise RuntimeError("McpServer.running(): the server is already running")
+        async with AsyncExitStack() as stack:
+            store = self.job_store
+            if store is None:
+                store = await stack.enter_async_context(_open_job_store(self.job_db_path))
+            runner = await stack.enter_async_context(
+                create_runner(
+                    store=store,
+                    registry=self.registry,
+                    workflows=list(jobs.workflows.values()),
+                    ttl_ms=self.job_ttl_ms,
+                    checkpoint_ttl_ms=self.job_checkpoint_ttl_ms,
+                )
+            )
+            jobs.runner = runner
+            try:
+                yield self
+            finally:
+                jobs.runner = None
+
+    def _job_decider(self, workflow: WorkflowDef) -> CheckpointDecider | None:
+        """A job's checkpoint handler when something beyond the stored policy decides.
+
+        ``on_hitl`` answers checkpoints in async mode too (D35), after the workflow's own
+        hook; with ``fail`` the own hook may still approve. Otherwise the policy stored
+        with the job decides (``auto`` approves, ``elicit`` waits for resume_workflow),
+        which is also all a recovered job has.
+        """
+        own_hook = workflow.hooks.on_checkpoint
+        on_hitl = self.on_hitl
+        if on_hitl is None and (self.hitl != "fail" or own_hook is None):
+            return None
+
+        async def decide(event: CheckpointEvent) -> bool:
+            if own_hook is not None:
+                verdict = own_hook(event.task_name, event.message)
+                if not isinstance(verdict, bool | None):
+                    verdict = await verdict
+                if verdict is True:
+                    return True
+            if on_hitl is not None:
+                return await on_hitl(event.task_name, event.message) is True
+            return False
+
+        return decide
+
     def list_tools(self) -> list[types.Tool]:
-        """One SDK tool per workflow, in workflow order."""
+        """One SDK tool per workflow, in workflow order; in async mode then ``start_<wf>``
+        per workflow and the four observer tools once."""
+        listed: list[ToolDefinition | JobTool] = list(self.tools.values())
+        if self.jobs is not None:
+            listed.extend(self.jobs.tools())
         return [
             types.Tool(
                 name=tool.name,
@@ -196,7 +304,7 @@ class McpServer:
                 input_schema=tool.input_schema,
                 output_schema=tool.output_schema,
             )
-            for tool in self.tools.values()
+            for tool in listed
         ]
 
     async def call_tool(
@@ -220,6 +328,16 @@ class McpServer:
         self, request: ToolCallRequest, connection: ClientConnection | None
     ) -> ToolResult:
         definition = self.tools.get(request.tool_name)
+        if definition is None and self.jobs is not None and self.jobs.handles(request.tool_name):
+            return await self._call_job_tool(self.jobs, request)
+        if definition is None and self._is_async_tool_name(request.tool_name):
+            return _as_dict(
+                error_result(
+                    ErrorCode.ASYNC_MODE_DISABLED,
+                    f'async mode is disabled; tool "{request.tool_name}" is unavailable',
+                    {"name": request.tool_name},
+                )
+            )
         if definition is None:
             return _as_dict(
                 error_result(
@@ -229,6 +347,22 @@ class McpServer:
                 )
             )
         return await self._call_sync(definition, request.args, connection)
+
+    def _is_async_tool_name(self, name: str) -> bool:
+        if any(name == tool.name for tool in OBSERVER_TOOLS):
+            return True
+        return name.startswith(START_PREFIX) and name[len(START_PREFIX) :] in self.tools
+
+    async def _call_job_tool(self, jobs: JobService, request: ToolCallRequest) -> ToolResult:
+        try:
+            structured = await jobs.call(request.tool_name, request.args)
+        except Exception as exc:
+            return _as_dict(format_error_result(_cause(exc)))
+        return {
+            "isError": False,
+            "content": [{"type": "text", "text": json.dumps(structured)}],
+            "structuredContent": structured,
+        }
 
     async def _call_sync(
         self,
@@ -428,6 +562,16 @@ class _SdkConnection:
         await self._ctx.session.report_progress(progress, None, message)
 
 
+@asynccontextmanager
+async def _open_job_store(path: str | os.PathLike[str] | None) -> AsyncIterator[RunStore]:
+    """The server's own SQLite job store (created with its directory when missing)."""
+    target: str | os.PathLike[str] = DEFAULT_JOB_DB_PATH if path is None else path
+    if str(target) not in (":memory:", ""):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    async with SqliteRunStore(target) as store:
+        yield store
+
+
 def create_mcp_server(
     workflows: WorkflowDef | Sequence[WorkflowDef],
     *,
@@ -442,14 +586,22 @@ def create_mcp_server(
     | ConcurrencyController
     | None = None,
     registry: RunnerRegistry | None = None,
+    async_mode: bool = False,
+    job_store: RunStore | None = None,
+    job_db_path: str | os.PathLike[str] | None = None,
+    job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
+    job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
 ) -> McpServer:
     """An MCP server offering each workflow as a tool.
 
     ``name`` defaults to the workflow's name for one workflow, else ``"ageflow-mcp"``.
     ``on_hitl(task, message)`` answers every checkpoint the workflow's own hook did not
     approve (the ``hitl`` strategy is then unused). One concurrency controller serves all
-    workflows. Raises ValueError for no workflow, duplicate names or concurrency limits
-    naming an unknown workflow; McpServerError for a workflow that cannot be a tool.
+    workflows. ``async_mode`` adds the job tools; they work inside ``async with
+    server.running()``, which owns the job runner on ``job_store`` (else a SQLite file at
+    ``job_db_path``, default ``.ageflow/jobs.sqlite``; ``":memory:"`` for memory).
+    Raises ValueError for no workflow, duplicate names or concurrency limits naming an
+    unknown workflow; McpServerError for a workflow that cannot be a tool.
     """
     listed = [workflows] if isinstance(workflows, WorkflowDef) else list(workflows)
     if not listed:
@@ -480,4 +632,9 @@ def create_mcp_server(
         ceilings=ceilings or CliCeilings(),
         concurrency=controller,
         registry=registry,
+        async_mode=async_mode,
+        job_store=job_store,
+        job_db_path=job_db_path,
+        job_ttl_ms=job_ttl_ms,
+        job_checkpoint_ttl_ms=job_checkpoint_ttl_ms,
     )
