@@ -304,3 +304,55 @@ async def test_restarted_server_resumes_a_waiting_job_with_stored_input_and_stra
     async with SqliteRunStore(path) as store:
         stored = await store.get_input(job_id)
         assert stored is not None and stored.value == {"name": "Kim"}
+
+
+async def test_non_root_input_task_reads_the_job_input_after_a_restart(tmp_path: Path) -> None:
+    def late_workflow() -> WorkflowDef:
+        first = define_function(lambda p: Person(name="ignored"), input=Person, output=Person)
+        second = define_function(
+            lambda p: Greeting(greeting=f"late {p.name}"), input=Person, output=Greeting
+        )
+        return define_workflow(
+            name="late",
+            tasks={
+                "first": task(first),
+                "second": task(second, depends_on=["first"], hitl=Checkpoint("Go on?")),
+            },
+            mcp={"input_task": "second"},
+        )
+
+    path = tmp_path / "jobs.sqlite"
+    first = create_mcp_server(late_workflow(), async_mode=True, job_db_path=path)
+    async with connected(first) as client:
+        job_id = await start(client, first, "late", {"name": "Lu"})
+        assert first.runner is not None
+        await first.runner.wait_for(job_id, "awaiting-checkpoint")
+
+    second = create_mcp_server(late_workflow(), async_mode=True, job_db_path=path)
+    async with connected(second) as client:
+        await call(client, "resume_workflow", {"jobId": job_id, "approved": True})
+        assert second.runner is not None
+        await second.runner.wait(job_id)
+        _, result = await call(client, "get_workflow_result", {"jobId": job_id})
+    assert result["output"] == {"greeting": "late Lu"}
+
+
+async def test_jobs_default_to_a_sqlite_file_under_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    server = create_mcp_server(greet_workflow(), async_mode=True)
+    async with connected(server) as client:
+        job_id = await start(client, server, "greet", {"name": "Max"})
+        assert server.runner is not None
+        await server.runner.wait(job_id)
+    async with SqliteRunStore(tmp_path / ".ageflow" / "jobs.sqlite") as store:
+        record = await store.get_run(job_id)
+    assert record is not None and record.state == "done"
+
+
+async def test_job_tools_need_a_running_server() -> None:
+    server = create_mcp_server(greet_workflow(), async_mode=True, job_db_path=":memory:")
+    async with Client(server.server, mode="legacy") as client:
+        failed, content = await call(client, "start_greet", {"name": "Ned"})
+    assert failed and content["errorCode"] == "SERVER_SHUTDOWN"
