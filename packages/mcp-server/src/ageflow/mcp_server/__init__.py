@@ -1,7 +1,8 @@
 """ageflow.mcp_server: expose ageflow workflows as MCP tools.
 
 ``create_mcp_server`` offers workflows as MCP tools on an SDK low-level server (sync
-calls); below it sit tool definitions, ceiling composition, the concurrency controller and
+calls, and in async mode durable jobs with ``start_<workflow>`` and observer tools); below
+it sit tool definitions, ceiling composition, the concurrency controller and
 the error-result format.
 """
 
@@ -30,7 +31,9 @@ from ageflow.mcp_server.errors import (
     error_result,
     format_error_result,
 )
+from ageflow.mcp_server.jobs import OBSERVER_TOOLS, JobService, JobTool
 from ageflow.mcp_server.server import (
+    DEFAULT_JOB_DB_PATH,
     ClientConnection,
     ElicitAnswer,
     HitlStrategy,
@@ -57,6 +60,8 @@ from ageflow.mcp_server.tool_definition import (
 __all__ = [
     "ABSENT",
     "ASYNC_OBSERVER_TOOL_NAMES",
+    "DEFAULT_JOB_DB_PATH",
+    "OBSERVER_TOOLS",
     "BoundaryTask",
     "CliCeilings",
     "ClientConnection",
@@ -67,6 +72,8 @@ __all__ = [
     "ElicitAnswer",
     "ErrorCode",
     "HitlStrategy",
+    "JobService",
+    "JobTool",
     "McpServer",
     "McpServerError",
     "McpToolErrorResult",
