@@ -3,7 +3,7 @@
 ``create_mcp_server`` offers workflows as MCP tools on an SDK low-level server (sync
 calls, and in async mode durable jobs with ``start_<workflow>`` and observer tools); below
 it sit tool definitions, ceiling composition, the concurrency controller and
-the error-result format.
+the error-result format. ``serve_stdio`` serves a server over stdin and stdout.
 """
 
 from ageflow.mcp_server.ceilings import (
@@ -45,6 +45,7 @@ from ageflow.mcp_server.server import (
     create_mcp_server,
     to_call_tool_result,
 )
+from ageflow.mcp_server.stdio import serve_stdio
 from ageflow.mcp_server.tool_definition import (
     ASYNC_OBSERVER_TOOL_NAMES,
     BoundaryTask,
@@ -94,6 +95,7 @@ __all__ = [
     "find_boundary_tasks",
     "format_error_result",
     "resolve_concurrency_config",
+    "serve_stdio",
     "single_workflow_concurrency_config",
     "to_call_tool_result",
     "tool_output",
