@@ -151,11 +151,6 @@ class LiveRun:
             if self.on_ownership_lost is not None:
                 self.on_ownership_lost(self)
 
-    async def persist_progress(self) -> None:
-        async with self._write_lock:
-            if not self.detached:
-                await self._persist()
-
     def detach(self, reason: BaseException | None = None) -> None:
         """Stop writing and stop executing here (closing down, or ownership lost)."""
         self.detached = True
