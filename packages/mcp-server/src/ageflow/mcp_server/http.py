@@ -1,0 +1,675 @@
+"""The Streamable HTTP transport: many MCP clients over HTTP, sharing one :class:`McpServer`.
+
+:func:`serve_http` validates :class:`HttpOptions`, opens ``server.running()`` (job store,
+recovery), binds the listener and serves until cancelled. :class:`HttpTransport` is the
+ASGI app behind it, which checks each request in a fixed order (client IP, ``Host``,
+CORS preflight, ``Origin``, path, bearer auth, rate limit, body size, audit) before
+routing it to the session named by its ``Mcp-Session-Id`` header. Every session is an SDK
+Streamable HTTP transport running the one SDK server, so all clients share one
+concurrency controller and one job service.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+from uuid import uuid4
+
+import anyio
+import anyio.abc
+import uvicorn
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from starlette.datastructures import Headers
+from starlette.types import Message, Receive, Scope, Send
+
+from ageflow.mcp_server.http_security import (
+    WILDCARD_HOSTS,
+    CorsPolicy,
+    FixedWindowRateLimiter,
+    RebindingGuard,
+    bearer_token_matches,
+    client_ip,
+    is_loopback_host,
+)
+from ageflow.mcp_server.server import McpServer
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long stopping waits for open HTTP responses before cancelling them."""
+
+_JSONRPC_INVALID_REQUEST = -32600
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``max_requests`` POSTs per client IP in each ``window_seconds`` window."""
+
+    window_seconds: float
+    max_requests: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited request: every POST, and every request refused for auth.
+
+    ``method`` and ``tool_name`` come from the JSON-RPC body (``tool_name`` is
+    ``params.name`` of a single message) and are None when there is none.
+    """
+
+    ts: float  # epoch seconds
+    remote_ip: str
+    method: str | None
+    tool_name: str | None
+    auth_denied: bool
+    rate_limited: bool
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """How the HTTP transport listens and whom it lets in."""
+
+    port: int  # 0 = OS-assigned
+    host: str = "127.0.0.1"
+    path: str = "/mcp"
+    auth_bearer: str | None = None
+    cors_origins: str | Sequence[str] | None = None  # "*", one origin, or a list
+    allowed_hosts: Sequence[str] | None = None  # extra Host header values accepted
+    rate_limit: RateLimit | None = None
+    audit_log: Callable[[AuditEvent], None] | None = None
+    trust_proxy: bool = False
+    max_body_bytes: int = 1_048_576
+    max_sessions: int = 1000
+    session_idle_seconds: float = 1800.0
+
+
+class HttpConfigError(ValueError):
+    """HTTP options that break a rule; the message is one line."""
+
+
+def validate_http_options(options: HttpOptions) -> None:
+    """Raise :class:`HttpConfigError` for options the transport refuses to serve with."""
+    if not 0 <= options.port <= 65535:
+        raise HttpConfigError(f"port must be between 0 and 65535, got {options.port}")
+    if not options.path.startswith("/"):
+        raise HttpConfigError(f'path must start with "/", got "{options.path}"')
+    if options.auth_bearer is not None and not options.auth_bearer.strip():
+        raise HttpConfigError("auth_bearer must not be empty")
+    if options.auth_bearer is None and not is_loopback_host(options.host):
+        raise HttpConfigError(
+            f'host "{options.host}" is non-loopback: bearer auth (auth_bearer) is required '
+            "to listen on it"
+        )
+    if options.max_body_bytes <= 0:
+        raise HttpConfigError(f"max_body_bytes must be positive, got {options.max_body_bytes}")
+    if options.max_sessions <= 0:
+        raise HttpConfigError(f"max_sessions must be positive, got {options.max_sessions}")
+    idle = options.session_idle_seconds
+    if not (math.isfinite(idle) and idle > 0):
+        raise HttpConfigError(f"session_idle_seconds must be positive and finite, got {idle}")
+    limit = options.rate_limit
+    if limit is not None:
+        if not (math.isfinite(limit.window_seconds) and limit.window_seconds > 0):
+            raise HttpConfigError(
+                f"rate limit window_seconds must be positive, got {limit.window_seconds}"
+            )
+        if limit.max_requests <= 0:
+            raise HttpConfigError(
+                f"rate limit max_requests must be positive, got {limit.max_requests}"
+            )
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+class HttpTransport:
+    """The ASGI app of the HTTP transport and its session table.
+
+    Build it, then ``await transport.serve()`` (what :func:`serve_http` does); the
+    constructor validates the options. ``session_count`` and ``rate_limiter_size`` are
+    read-only views for monitoring and tests. ``clock`` drives the rate limiter's
+    windows (monotonic seconds).
+    """
+
+    def __init__(
+        self,
+        server: McpServer,
+        options: HttpOptions,
+        *,
+        log: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        validate_http_options(options)
+        self._server = server
+        self._options = options
+        self._log = log
+        self._cors = CorsPolicy(options.cors_origins)
+        self._guard = RebindingGuard(options.host, options.allowed_hosts)
+        limit = options.rate_limit
+        self._limiter = (
+            FixedWindowRateLimiter(limit.window_seconds, limit.max_requests, clock=clock)
+            if limit is not None
+            else None
+        )
+        self._sessions: dict[str, StreamableHTTPServerTransport] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._closing = False
+        self._started = False
+        if self._cors.any_origin:
+            self._say(
+                "warning: CORS allows any origin (*); do not use this in production, "
+                "name the allowed origins instead"
+            )
+
+    @property
+    def session_count(self) -> int:
+        """Open sessions, including one whose opening request is being answered."""
+        return len(self._sessions)
+
+    @property
+    def rate_limiter_size(self) -> int:
+        """Client IPs the rate limiter currently tracks (0 without a rate limit)."""
+        return 0 if self._limiter is None else self._limiter.size
+
+    def _say(self, line: str) -> None:
+        out = sys.stderr if self._log is None else self._log
+        print(f"[ageflow mcp] {line}", file=out)
+        out.flush()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def serve(
+        self,
+        *,
+        task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen and serve until cancelled, inside ``server.running()``.
+
+        Reports ``(host, port)`` with the real port through ``task_status`` once
+        requests are accepted. On cancellation every session is closed and the listener
+        stops; bind errors propagate as :class:`OSError`.
+        """
+        if self._started:
+            raise RuntimeError("HttpTransport.serve(): the transport was already started")
+        self._started = True
+        options = self._options
+        async with self._server.running():
+            sock = await _bind(options.host, options.port)
+            try:
+                port = int(sock.getsockname()[1])
+                await self._serve_on(sock, port, task_status)
+            finally:
+                sock.close()
+
+    async def _serve_on(
+        self,
+        sock: socket.socket,
+        port: int,
+        task_status: anyio.abc.TaskStatus[tuple[str, int]],
+    ) -> None:
+        options = self._options
+        uvicorn_server = _EmbeddedUvicorn(
+            uvicorn.Config(
+                self,
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                proxy_headers=False,  # trust_proxy is this transport's own decision
+                server_header=False,
+                ws="none",
+                timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),
+            )
+        )
+        stopped = anyio.Event()
+
+        async def run_uvicorn() -> None:
+            try:
+                # Shielded: uvicorn stops through should_exit, after the sessions closed.
+                with anyio.CancelScope(shield=True):
+                    await uvicorn_server.serve(sockets=[sock])
+            finally:
+                stopped.set()
+
+        async with anyio.create_task_group() as task_group:
+            self._task_group = task_group
+            task_group.start_soon(run_uvicorn)
+            try:
+                await uvicorn_server.ready.wait()
+                self._say(
+                    f"{self._server.name}@{self._server.version} HTTP transport listening on "
+                    f"http://{_url_host(options.host)}:{port}{options.path}"
+                )
+                if options.auth_bearer is None:
+                    self._say(
+                        "warning: no authentication; any local process can call this server "
+                        "(loopback only)"
+                    )
+                if options.host in WILDCARD_HOSTS and not options.allowed_hosts:
+                    self._say(
+                        f"warning: bound to {options.host} but no allowed_hosts given; only "
+                        "requests whose Host header names a loopback host are accepted"
+                    )
+                task_status.started((options.host, port))
+                await anyio.sleep_forever()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    self._closing = True
+                    await self._close_all_sessions()
+                    uvicorn_server.should_exit = True
+                    with anyio.move_on_after(SHUTDOWN_GRACE_SECONDS + 2):
+                        await stopped.wait()
+                task_group.cancel_scope.cancel()
+
+    async def _close_all_sessions(self) -> None:
+        for session_id, transport in list(self._sessions.items()):
+            await self._discard_session(session_id, transport)
+
+    # -- ASGI ----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking_send)
+        except _ClientGone:
+            return
+        except Exception as exc:
+            self._say(f"unhandled error in HTTP handler: {exc!r}")
+            if not started:
+                await _send_json(send, 500, {"error": "Internal Server Error"})
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        options = self._options
+        headers = Headers(scope=scope)
+        method = scope["method"]
+        peer = scope.get("client")
+        ip = client_ip(
+            peer[0] if peer else None,
+            headers.get("x-forwarded-for"),
+            trust_proxy=options.trust_proxy,
+        )
+
+        if not self._guard.host_allowed(headers.get("host")):
+            await _send_json(send, 421, {"error": "Misdirected Request: Host not allowed"})
+            return
+
+        origin = headers.get("origin")
+        cors = self._cors.headers(origin)
+        if method == "OPTIONS":
+            await _send_empty(send, 204, cors)
+            return
+        if not self._guard.origin_allowed(origin, self._cors):
+            await _send_json(send, 403, {"error": "Forbidden: Origin not allowed"})
+            return
+        if scope["path"] != options.path:
+            await _send_text(send, 404, "Not Found", cors)
+            return
+
+        token = options.auth_bearer
+        if token is not None and not bearer_token_matches(headers.get("authorization"), token):
+            self._audit(ip, None, None, auth_denied=True)
+            await _send_json(
+                send,
+                401,
+                {"error": "Unauthorized"},
+                [*cors, ("WWW-Authenticate", 'Bearer realm="ageflow-mcp"')],
+            )
+            return
+
+        if method not in ("GET", "POST", "DELETE"):
+            await _send_json(
+                send,
+                405,
+                {"error": "Method Not Allowed"},
+                [*cors, ("Allow", "GET, POST, DELETE, OPTIONS")],
+            )
+            return
+
+        body: bytes | None = None
+        message: Any = None
+        if method == "POST":
+            if self._limiter is not None and not self._limiter.allow(ip):
+                self._audit(ip, None, None, rate_limited=True)
+                await _send_json(send, 429, {"error": "Too Many Requests"}, cors)
+                return
+            body = await _read_body(headers, receive, options.max_body_bytes)
+            if body is None:
+                await _send_json(send, 413, {"error": "Payload Too Large"}, cors)
+                return
+            message = _parse_json(body)
+            self._audit(ip, _method_of(message), _tool_name_of(message))
+            receive = _replay_body(body, receive)
+
+        if self._closing:
+            await _send_json(send, 503, {"error": "Server shutting down"}, cors)
+            return
+
+        cors_send = _with_headers(send, cors)
+        session_id = headers.get(MCP_SESSION_ID_HEADER)
+        if session_id is not None:
+            transport = self._sessions.get(session_id)
+            if transport is None:
+                await _send_json(send, 404, {"error": "Session not found"}, cors)
+                return
+            await transport.handle_request(scope, receive, cors_send)
+            if transport.is_terminated:
+                # The client ended the session (DELETE): free its slot now.
+                await self._discard_session(session_id, transport)
+            return
+        if method != "POST":
+            await _send_json(send, 400, {"error": "Missing Mcp-Session-Id header"}, cors)
+            return
+        if _method_of(message) != "initialize" or _request_id(message) is None:
+            # Only an initialize request can open a session; anything else allocates
+            # nothing (D34), so bogus requests cannot use up max_sessions.
+            await _send_json(
+                send,
+                400,
+                {
+                    "jsonrpc": "2.0",
+                    "id": _request_id(message),
+                    "error": {
+                        "code": _JSONRPC_INVALID_REQUEST,
+                        "message": "Bad Request: Mcp-Session-Id header required; only an "
+                        "initialize request may open a session",
+                    },
+                },
+                cors,
+            )
+            return
+        if len(self._sessions) >= options.max_sessions:
+            self._audit(ip, "initialize", None)
+            await _send_json(send, 429, {"error": "Too Many Sessions"}, cors)
+            return
+        await self._open_session(scope, receive, cors_send)
+
+    # -- sessions ------------------------------------------------------------------
+
+    async def _open_session(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Create a session for an initialize request; keep it only if that succeeds."""
+        task_group = self._task_group
+        if task_group is None:
+            raise RuntimeError("HttpTransport is not serving")
+        session_id = uuid4().hex
+        transport = StreamableHTTPServerTransport(
+            mcp_session_id=session_id,
+            idle_timeout=self._options.session_idle_seconds,
+        )
+        # Registered before answering so concurrent initializes cannot pass max_sessions.
+        self._sessions[session_id] = transport
+        established = False
+        try:
+            await task_group.start(self._run_session, session_id, transport)
+            status = await _answer_and_report_status(transport, scope, receive, send)
+            established = status is not None and status < 400
+        finally:
+            if not established:
+                await self._discard_session(session_id, transport)
+
+    async def _run_session(
+        self,
+        session_id: str,
+        transport: StreamableHTTPServerTransport,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        sdk_server = self._server.server
+        try:
+            async with transport.connect() as (read_stream, write_stream):
+                task_status.started()
+                # The transport cancels this scope once no request has been in flight
+                # for session_idle_seconds, which ends the session (D34).
+                idle_scope = transport.idle_scope or anyio.CancelScope()
+                with idle_scope:
+                    await sdk_server.run(
+                        read_stream, write_stream, sdk_server.create_initialization_options()
+                    )
+        except Exception as exc:
+            self._say(f"session {session_id} failed: {exc!r}")
+        finally:
+            await self._discard_session(session_id, transport)
+
+    async def _discard_session(
+        self, session_id: str, transport: StreamableHTTPServerTransport
+    ) -> None:
+        """Forget the session at once (its id answers 404 from now) and close it."""
+        if self._sessions.get(session_id) is transport:
+            del self._sessions[session_id]
+        if not transport.is_terminated:
+            with anyio.CancelScope(shield=True):
+                await transport.terminate()
+
+    # -- audit -----------------------------------------------------------------------
+
+    def _audit(
+        self,
+        ip: str,
+        method: str | None,
+        tool_name: str | None,
+        *,
+        auth_denied: bool = False,
+        rate_limited: bool = False,
+    ) -> None:
+        audit_log = self._options.audit_log
+        if audit_log is None:
+            return
+        event = AuditEvent(
+            ts=time.time(),
+            remote_ip=ip,
+            method=method,
+            tool_name=tool_name,
+            auth_denied=auth_denied,
+            rate_limited=rate_limited,
+        )
+        try:
+            audit_log(event)
+        except Exception as exc:
+            # A broken audit sink must not take requests down with it.
+            self._say(f"audit log callback failed: {exc!r}")
+
+
+async def serve_http(
+    server: McpServer,
+    options: HttpOptions,
+    *,
+    log: TextIO | None = None,
+    task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``server`` over Streamable HTTP until cancelled.
+
+    Raises :class:`HttpConfigError` for invalid options before anything is bound, and
+    :class:`OSError` when the address cannot be bound. Log lines (the banner, warnings)
+    go to ``log``, stderr by default. ``task_status`` receives ``(host, port)`` with the
+    real port once requests are accepted. Runs on the asyncio backend (uvicorn).
+    """
+    await HttpTransport(server, options, log=log).serve(task_status=task_status)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside a host program: no signal handlers, and an event once listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The host program (the CLI) owns SIGINT and SIGTERM and cancels serve_http.
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+async def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0 picks a free one)."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    if not infos:
+        raise OSError(f"cannot resolve host {host!r}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _encode(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    payload: Any,
+    headers: Sequence[tuple[str, str]] = (),
+) -> None:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    await _send(send, status, body, [("Content-Type", "application/json"), *headers])
+
+
+async def _send_text(
+    send: Send, status: int, text: str, headers: Sequence[tuple[str, str]] = ()
+) -> None:
+    await _send(send, status, text.encode(), [("Content-Type", "text/plain"), *headers])
+
+
+async def _send_empty(send: Send, status: int, headers: Sequence[tuple[str, str]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[str, str]]) -> None:
+    all_headers = [*headers, ("Content-Length", str(len(body)))]
+    await send({"type": "http.response.start", "status": status, "headers": _encode(all_headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_headers(send: Send, headers: Sequence[tuple[str, str]]) -> Send:
+    """``send`` adding ``headers`` to the response start (the CORS headers)."""
+    if not headers:
+        return send
+    extra = _encode(headers)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_headers
+
+
+async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything;
+    otherwise reading stops at the first chunk that crosses it.
+    """
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body over once, then defers to the real
+    one (which then reports the disconnect)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _answer_and_report_status(
+    transport: StreamableHTTPServerTransport, scope: Scope, receive: Receive, send: Send
+) -> int | None:
+    status: int | None = None
+
+    async def watch(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        await send(message)
+
+    await transport.handle_request(scope, receive, watch)
+    return status
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None  # the SDK transport answers malformed JSON itself
+
+
+def _method_of(message: Any) -> str | None:
+    if isinstance(message, dict):
+        method = message.get("method")
+        if isinstance(method, str):
+            return method
+    return None
+
+
+def _tool_name_of(message: Any) -> str | None:
+    if isinstance(message, dict):
+        params = message.get("params")
+        if isinstance(params, dict):
+            name = params.get("name")
+            if isinstance(name, str):
+                return name
+    return None
+
+
+def _request_id(message: Any) -> str | int | None:
+    if isinstance(message, dict):
+        request_id = message.get("id")
+        if isinstance(request_id, str | int) and not isinstance(request_id, bool):
+            return request_id
+    return None
