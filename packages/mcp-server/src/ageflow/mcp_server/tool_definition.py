@@ -220,12 +220,17 @@ def _summary(issues: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def validate_tool_input(definition: ToolDefinition, arguments: Mapping[str, Any] | None) -> Any:
+def validate_tool_input(definition: ToolDefinition, arguments: object) -> Any:
     """The tool arguments validated against the input task's type (unwrapped if wrapped).
 
     Unknown keys are dropped, as pydantic models do by default. Failures raise
     McpServerError(INPUT_VALIDATION_FAILED) with the issues as context.
     """
+    if arguments is not None and not isinstance(arguments, Mapping):
+        # MCP arguments are an object; anything else (a list, a string) is refused here,
+        # before the wrapper key is looked up in it.
+        issues = [{"path": [], "message": "Arguments must be an object", "type": "object_type"}]
+        raise _input_failed(definition, issues)
     args: Mapping[str, Any] = {} if arguments is None else arguments
     value: Any = args
     if definition.input.wrapped:
