@@ -52,6 +52,20 @@ class RunOwnershipLostError(AgentFlowError):
         super().__init__(f"Run {run_id} is now owned by another process", cause=cause)
 
 
+class RunOwnedElsewhereError(AgentFlowError):
+    """A live process holds the run's lease, so this one may not execute it."""
+
+    code: ClassVar[str] = "run_owned_elsewhere"
+    _json_fields: ClassVar[tuple[str, ...]] = ("run_id", "owner")
+
+    def __init__(self, run_id: str, owner: str, *, cause: object = None) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        super().__init__(
+            f"Run {run_id} is executing in another live process ({owner})", cause=cause
+        )
+
+
 class UnknownWorkflowError(AgentFlowError):
     """A stored run names a workflow this runner was not given."""
 

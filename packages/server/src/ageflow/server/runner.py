@@ -29,6 +29,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from pydantic_core import to_jsonable_python
 
 from ageflow.core.events import (
+    TERMINAL_RUN_STATES,
     CheckpointEvent,
     ErrorInfo,
     RunHandle,
@@ -49,6 +50,7 @@ from ageflow.server.errors import (
     InvalidRunStateError,
     RunDeadlineExceededError,
     RunNotFoundError,
+    RunOwnedElsewhereError,
     RunOwnershipLostError,
     UnknownWorkflowError,
 )
@@ -425,8 +427,43 @@ class WorkflowRunner:
                 taken.append(record.run_id)
         return taken
 
-    async def _take_over_one(self, record: RunRecord) -> LiveRun | None:
-        workflow = self._workflows.get(record.workflow_name)
+    async def recover_run(
+        self,
+        workflow: WorkflowDef,
+        run_id: str,
+        *,
+        on_event: Callable[[WorkflowEvent], None] | None = None,
+    ) -> RunHandle:
+        """Continue one stored run now, from its journal, and see its events.
+
+        For a caller that picks one run to continue (``ageflow run --resume``); unlike
+        ``recover`` it does not adopt the workflow's other runs. A finished run is returned
+        as it is. Raises ``RunNotFoundError``, ``UnknownWorkflowError`` when the run
+        belongs to another workflow, and ``RunOwnedElsewhereError`` while a live process
+        holds it.
+        """
+        live = self._live.get(run_id)
+        if live is not None:
+            return live.record.to_handle()
+        record = await self.store.get_run(run_id)
+        if record is None:
+            raise RunNotFoundError(run_id)
+        if record.workflow_name != workflow.name:
+            raise UnknownWorkflowError(record.workflow_name)
+        if record.state in TERMINAL_RUN_STATES:
+            return record.to_handle()
+        adopted = await self._take_over_one(record, workflow, on_event)
+        if adopted is None:
+            raise RunOwnedElsewhereError(run_id, record.owner or "unknown")
+        return adopted.record.to_handle()
+
+    async def _take_over_one(
+        self,
+        record: RunRecord,
+        workflow: WorkflowDef | None = None,
+        emit: Callable[[WorkflowEvent], None] | None = None,
+    ) -> LiveRun | None:
+        workflow = workflow or self._workflows.get(record.workflow_name)
         if workflow is None:
             raise UnknownWorkflowError(record.workflow_name)
         now = now_ms()
@@ -451,7 +488,7 @@ class WorkflowRunner:
             journal,
             None,
             None,
-            None,
+            emit,
             name=f"ageflow recovered run {record.run_id}",
         )
         return live
