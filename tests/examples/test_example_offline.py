@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -224,3 +227,27 @@ def test_the_tool_refuses_bad_arguments(arguments) -> None:
     with pytest.raises(McpServerError) as caught:
         validate_tool_input(tool, arguments)
     assert caught.value.code == ErrorCode.INPUT_VALIDATION_FAILED
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (WORKFLOW_FILE.parent / "README.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+async def test_the_readme_example_input_gives_the_documented_output() -> None:
+    documented_input, documented_output = (json.loads(b) for b in readme_blocks("json"))
+    _, result = await run_collecting(documented_input)
+    assert result.outputs["publish"].model_dump() == documented_output
+
+
+def test_the_readme_python_snippet_runs_from_the_repository_root() -> None:
+    (snippet,) = readme_blocks("python")
+    done = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=WORKFLOW_FILE.parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "summary='Fixed a crash on exit.' words=5" in done.stdout
