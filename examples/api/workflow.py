@@ -14,8 +14,6 @@ The answer is validated against ``ActionItems``; an invalid answer, a rate limit
 an unreachable server is retried.
 """
 
-from __future__ import annotations
-
 import os
 
 from pydantic import BaseModel, Field

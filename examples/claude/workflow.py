@@ -11,8 +11,6 @@ the model.
 Set ``AGEFLOW_CLAUDE_MODEL`` (e.g. ``sonnet``) to pick a model; by default the CLI's own.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Literal
 

@@ -10,8 +10,6 @@ against ``CommitParts`` (a Conventional Commits type, a subject of at most 72 ch
 Set ``AGEFLOW_CODEX_MODEL`` (e.g. ``gpt-5``) to pick a model; by default the CLI's own.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Literal
 

@@ -11,8 +11,6 @@ is in flight; ``publish`` waits for a human to approve.
 The same input always gives the same output.
 """
 
-from __future__ import annotations
-
 import re
 
 import anyio

@@ -48,16 +48,17 @@ def restore_default_registry() -> Iterator[None]:
 
 
 def load_example(kind: str) -> ModuleType:
-    """Import examples/<kind>/workflow.py afresh under a module name of its own."""
+    """Import examples/<kind>/workflow.py afresh under a module name of its own.
+
+    The module is deliberately not put in ``sys.modules``: a loader that skips that step
+    must still get fully defined pydantic models (nested ones included).
+    """
     name = f"example_{kind}_workflow_{next(_loads)}"
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / kind / "workflow.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]  # the workflow object keeps what it needs
+    spec.loader.exec_module(module)
+    assert name not in sys.modules
     return module
 
 
