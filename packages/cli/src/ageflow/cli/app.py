@@ -48,6 +48,14 @@ class OneLineErrors(TyperGroup):
                 standalone_mode=False,
                 **extra,
             )
+        except BaseExceptionGroup as group:
+            # A CliError raised inside a task group arrives wrapped: report the error itself.
+            inner = _sole_error(group)
+            if isinstance(inner, CliError):
+                _fail(inner, inner.exit_code, "ageflow")
+            if isinstance(inner, Exception) and not isinstance(inner, BaseExceptionGroup):
+                _fail(inner, 1, "ageflow", f"{type(inner).__name__}: {inner}")
+            raise
         except CliError as exc:
             _fail(exc, exc.exit_code, "ageflow")
         except typer.Abort as exc:
@@ -68,6 +76,14 @@ class OneLineErrors(TyperGroup):
             _fail(exc, 1, "ageflow", f"{type(exc).__name__}: {exc}")
         # Without standalone mode click returns the exit code of typer.Exit, else None.
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error at the bottom of nested groups, or the group when there are several."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def _fail(exc: BaseException, code: int, path: str, message: str | None = None) -> NoReturn:
