@@ -161,7 +161,9 @@ from ageflow.core import define_agent, define_workflow, task
 
 workflow = define_workflow(
     name="missing",
-    tasks={"ask": task(define_agent(runner="no-such-runner-cli", input=str, output=str, prompt=str))},
+    tasks={
+        "ask": task(define_agent(runner="no-such-runner-cli", input=str, output=str, prompt=str))
+    },
 )
 """
 
