@@ -11,7 +11,7 @@ A full limit rejects at once with BUSY; nothing queues.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ageflow.mcp_server.ceilings import ABSENT, Absent
@@ -42,8 +42,8 @@ class ConcurrencyConfig:
 
     Server starts default to ``max_concurrent_jobs`` if given, else 1; server jobs default
     to unlimited. ``per_workflow[name]`` sets that workflow's start limit (overriding
-    ``workflows[name]``). ``max_concurrent_jobs_per_workflow`` only matters to
-    :func:`single_workflow_concurrency_config`.
+    ``workflows[name]``). ``max_concurrent_jobs_per_workflow`` is a start limit for each
+    workflow that sets none itself (see :func:`spread_per_workflow_limit`).
     """
 
     max_concurrent_starts: Limit | Absent = ABSENT
@@ -139,6 +139,33 @@ def resolve_concurrency_config(
         else _checked("maxConcurrentJobs", server_jobs),
         workflows=workflows,
     )
+
+
+def spread_per_workflow_limit(
+    config: ConcurrencyConfig, workflow_names: Collection[str]
+) -> ConcurrencyConfig:
+    """``config`` with its top-level ``max_concurrent_jobs_per_workflow`` given to each
+    workflow as its start limit, unless the workflow sets its own.
+
+    A server of several workflows honours the setting as the original did (each workflow
+    of ``create_mcp_server`` went through the single-workflow wrapper); without this,
+    :func:`resolve_concurrency_config` would ignore it. Raises ValueError for a value that
+    is not a positive integer or None.
+    """
+    limit = config.max_concurrent_jobs_per_workflow
+    if limit is ABSENT:
+        return config
+    limit = _checked("maxConcurrentJobsPerWorkflow", limit)
+    per_workflow = dict(config.per_workflow)
+    for name in workflow_names:
+        own = config.workflows.get(name)
+        has_own = own is not None and (
+            own.max_concurrent_starts is not ABSENT
+            or own.max_concurrent_jobs_per_workflow is not ABSENT
+        )
+        if name not in per_workflow and not has_own:
+            per_workflow[name] = limit
+    return replace(config, per_workflow=per_workflow)
 
 
 def single_workflow_concurrency_config(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 from ageflow.core.errors import BudgetExceededError
 from ageflow.executor.errors import HitlNotInteractiveError
@@ -102,6 +102,27 @@ def _code_of(exc: BaseException) -> tuple[ErrorCode, dict[str, Any] | None]:
     if isinstance(exc, RunDeadlineExceededError):
         return ErrorCode.DURATION_EXCEEDED, {"deadlineAt": exc.deadline_at}
     return ErrorCode.WORKFLOW_FAILED, None
+
+
+FAILED_RUN_CODES: Final[Mapping[str, ErrorCode]] = {
+    "budget_exceeded": ErrorCode.BUDGET_EXCEEDED,
+    "deadline_exceeded": ErrorCode.DURATION_EXCEEDED,
+    "turns_exceeded": ErrorCode.TURNS_EXCEEDED,
+    "checkpoint_timeout": ErrorCode.HITL_CANCELLED,
+}
+"""The code of a stored run error (``ErrorInfo.code``) that has its own MCP code.
+
+A finished job keeps only its error's name, message and code, so a failed job's result
+maps the code the way :func:`format_error_result` maps the live exception (D31: a job
+stopped by its duration ceiling reports DURATION_EXCEEDED, not a generic failure).
+"""
+
+
+def failed_run_code(error_code: str | None) -> ErrorCode:
+    """The MCP code for a failed run's stored error code; WORKFLOW_FAILED otherwise."""
+    if error_code is None:
+        return ErrorCode.WORKFLOW_FAILED
+    return FAILED_RUN_CODES.get(error_code, ErrorCode.WORKFLOW_FAILED)
 
 
 def error_result(

@@ -17,7 +17,7 @@ from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
 from ageflow.mcp_server.ceilings import CliCeilings, compose_ceilings
 from ageflow.mcp_server.concurrency import ConcurrencyController, Permit
-from ageflow.mcp_server.errors import ErrorCode, McpServerError
+from ageflow.mcp_server.errors import ErrorCode, McpServerError, failed_run_code
 from ageflow.mcp_server.tool_definition import ToolDefinition, tool_output, validate_tool_input
 from ageflow.server import CheckpointPolicy, RunPolicy, RunRecord, WorkflowRunner
 
@@ -321,9 +321,8 @@ class JobService:
             error = record.error
             message = error.message if error is not None else "workflow failed"
             detail = {"name": error.name, "message": error.message} if error is not None else None
-            raise McpServerError(
-                ErrorCode.WORKFLOW_FAILED, message, {"jobId": job_id, "error": detail}
-            )
+            code = failed_run_code(error.code if error is not None else None)
+            raise McpServerError(code, message, {"jobId": job_id, "error": detail})
         definition = self.definitions[record.workflow_name]
         output = tool_output(definition, record.result.outputs.get(definition.output_task.name))
         metrics = record.result.metrics.model_dump(mode="json", by_alias=True)

@@ -43,6 +43,7 @@ from ageflow.mcp_server.concurrency import (
     ConcurrencyController,
     ResolvedConcurrencyConfig,
     resolve_concurrency_config,
+    spread_per_workflow_limit,
 )
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, error_result, format_error_result
 from ageflow.mcp_server.jobs import (
@@ -224,6 +225,16 @@ class McpServer:
             else None
         )
         self.server: Server[Any] = self._build_sdk_server()
+
+    @property
+    def ceiling_warnings(self) -> tuple[str, ...]:
+        """The operator's clamped or ignored ceilings, one newline-terminated line each
+        (D27), for a transport or the CLI to write to stderr; the calls never print."""
+        lines: list[str] = []
+        for workflow in self._workflows.values():
+            for line in compose_ceilings(workflow, self.ceilings).warnings:
+                lines.append(f"{line[:-1]} (workflow {workflow.name})\n")
+        return tuple(lines)
 
     @property
     def runner(self) -> WorkflowRunner | None:
@@ -617,6 +628,8 @@ def create_mcp_server(
     if isinstance(concurrency, ConcurrencyController):
         controller = concurrency
     else:
+        if isinstance(concurrency, ConcurrencyConfig):
+            concurrency = spread_per_workflow_limit(concurrency, seen)
         controller = ConcurrencyController(
             resolve_concurrency_config(concurrency, known_workflows=seen)
         )
