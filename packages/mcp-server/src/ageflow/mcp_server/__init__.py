@@ -4,6 +4,7 @@
 calls, and in async mode durable jobs with ``start_<workflow>`` and observer tools); below
 it sit tool definitions, ceiling composition, the concurrency controller and
 the error-result format. ``serve_stdio`` serves a server over stdin and stdout.
+``serve_http`` serves it to many clients over Streamable HTTP.
 """
 
 from ageflow.mcp_server.ceilings import (
@@ -30,6 +31,14 @@ from ageflow.mcp_server.errors import (
     McpToolErrorResult,
     error_result,
     format_error_result,
+)
+from ageflow.mcp_server.http import (
+    AuditEvent,
+    HttpConfigError,
+    HttpOptions,
+    HttpTransport,
+    RateLimit,
+    serve_http,
 )
 from ageflow.mcp_server.jobs import OBSERVER_TOOLS, JobService, JobTool
 from ageflow.mcp_server.server import (
@@ -63,6 +72,7 @@ __all__ = [
     "ASYNC_OBSERVER_TOOL_NAMES",
     "DEFAULT_JOB_DB_PATH",
     "OBSERVER_TOOLS",
+    "AuditEvent",
     "BoundaryTask",
     "CliCeilings",
     "ClientConnection",
@@ -73,6 +83,9 @@ __all__ = [
     "ElicitAnswer",
     "ErrorCode",
     "HitlStrategy",
+    "HttpConfigError",
+    "HttpOptions",
+    "HttpTransport",
     "JobService",
     "JobTool",
     "McpServer",
@@ -81,6 +94,7 @@ __all__ = [
     "Middleware",
     "OnHitl",
     "Permit",
+    "RateLimit",
     "ResolvedConcurrencyConfig",
     "ToolCallRequest",
     "ToolDefinition",
@@ -95,6 +109,7 @@ __all__ = [
     "find_boundary_tasks",
     "format_error_result",
     "resolve_concurrency_config",
+    "serve_http",
     "serve_stdio",
     "single_workflow_concurrency_config",
     "to_call_tool_result",
