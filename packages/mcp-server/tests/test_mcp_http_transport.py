@@ -225,6 +225,40 @@ async def test_cancelling_closes_sessions_and_leaves_server_running_block() -> N
             await client.get(f"http://127.0.0.1:{port}/mcp")
 
 
+async def test_cancelling_mid_call_stops_promptly() -> None:
+    started = anyio.Event()
+
+    async def wait_forever(person: Person) -> Greeting:
+        started.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    slow = define_function(wait_forever, input=Person, output=Greeting)
+    server = create_mcp_server(define_workflow(name="slow", tasks={"slow": task(slow)}))
+    transport = HttpTransport(server, HttpOptions(port=0), log=io.StringIO())
+    outcome: list[BaseException | None] = []
+
+    async def call_slow(url: str) -> None:
+        try:
+            async with sdk_client(url) as client:
+                await client.call_tool("slow", {"name": "Zed"})
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as clients:
+            async with anyio.create_task_group() as tg:
+                _, port = await tg.start(transport.serve)
+                clients.start_soon(call_slow, f"http://127.0.0.1:{port}/mcp")
+                await started.wait()
+                assert transport.session_count == 1
+                tg.cancel_scope.cancel()
+            assert transport.session_count == 0
+    # The client learns that its call cannot finish instead of waiting forever.
+    assert len(outcome) == 1 and outcome[0] is not None
+
+
 async def test_serve_http_reports_real_port_and_flushes_banner() -> None:
     log = io.StringIO()
     server = create_mcp_server(greeting_workflow(), name="banner", version="2.0.0")

@@ -219,6 +219,7 @@ class HttpTransport:
                 self,
                 lifespan="off",
                 log_level="warning",
+                log_config=None,  # leave the host program's logging setup alone
                 access_log=False,
                 proxy_headers=False,  # trust_proxy is this transport's own decision
                 server_header=False,
