@@ -1,9 +1,191 @@
-"""Placeholder: being written."""
+"""``ageflow mcp serve WORKFLOW [flags]``: serve one workflow as an MCP tool.
+
+Over stdio by default (until stdin closes), or Streamable HTTP with ``--http --port N``;
+both stop on SIGTERM or SIGINT and exit 0. The flags are parsed by
+:func:`ageflow.cli.mcp_serve_args.parse_mcp_serve_args` from the raw tokens; failures to
+load the workflow, build the server or bind the port are one line on stderr, exit 1.
+"""
 
 from __future__ import annotations
 
+import io
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from typing import IO, TYPE_CHECKING, TextIO, cast
+
+import anyio
+import anyio.abc
 import typer
+
+from ageflow.cli.errors import CliError, one_line
+from ageflow.cli.loading import load_workflow
+from ageflow.cli.mcp_serve_args import McpServeArgs, parse_mcp_serve_args
+from ageflow.cli.mcp_serve_build import AuditLog, build_server, http_options
+from ageflow.cli.mcp_stdio import serve_stdio_until_closed
+from ageflow.mcp_server import ABSENT, McpServer
+
+if TYPE_CHECKING:
+    from ageflow.mcp_server.http import HttpOptions
+
+HELP = """Serve WORKFLOW (a .py file exporting `workflow`, or module:attribute) as an MCP tool.
+
+\b
+Transport (stdio by default, until stdin closes; SIGTERM/SIGINT stop either, exit 0):
+  --http                      Streamable HTTP instead of stdio (needs --port)
+  --port N                    HTTP port (1-65535)
+  --host ADDR                 HTTP host (default 127.0.0.1; others need --auth-bearer)
+  --auth-bearer TOKEN         require "Authorization: Bearer TOKEN"
+  --cors-origin ORIGIN        allow a browser origin, or * (repeatable)
+  --allowed-host HOST         accept this Host header too (repeatable)
+  --rate-limit MAX/SECONDS    at most MAX requests per client IP per window (e.g. 60/60)
+  --audit-log PATH            append one JSON line per audited request
+  --trust-proxy               take the client IP from X-Forwarded-For
+  --max-body-bytes N          largest request body (default 1048576)
+  --max-sessions N            most open sessions (default 1000)
+  --session-idle SECONDS      close sessions idle this long (default 1800)
+
+\b
+Limits and checkpoints:
+  --max-cost USD / --no-max-cost            cost ceiling (lowers the workflow's)
+  --max-duration SEC / --no-max-duration    duration ceiling
+  --max-turns N / --no-max-turns            agent turn ceiling
+  --hitl elicit|auto|fail     how checkpoints are answered (default elicit)
+
+\b
+Async jobs (start_<workflow> and the job tools, kept in a SQLite file):
+  --async                     enable durable jobs
+  --job-db PATH               job file (default .ageflow/jobs.sqlite; :memory: = memory)
+  --job-ttl MS                keep finished jobs this long
+  --checkpoint-ttl MS         fail jobs waiting at a checkpoint longer than this
+  --max-concurrent-jobs N     jobs running at once, server-wide
+  --max-concurrent-jobs-per-workflow N
+
+\b
+Other:
+  --name NAME                 server name (default: the workflow's name)
+  --log-file PATH             also append the server's log lines to PATH
+"""
+
+
+class TeeLog(io.TextIOBase):
+    """A text stream writing every line to stderr and to the ``--log-file``."""
+
+    def __init__(self, *targets: IO[str]) -> None:
+        self._targets = targets
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        for target in self._targets:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for target in self._targets:
+            target.flush()
+
+
+async def serve_until_signal(serve: Callable[[], Awaitable[None]]) -> None:
+    """Run ``serve`` until it returns or SIGTERM/SIGINT arrives (then it is cancelled)."""
+
+    async def stop_on_signal(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                group.cancel_scope.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        # Handlers are in place before serving starts: a signal never kills us uncleanly.
+        await group.start(stop_on_signal)
+        await serve()
+        group.cancel_scope.cancel()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one error inside nested single-error task-group wrappers."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _os_error_message(exc: OSError, options: HttpOptions | None) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        return f'cannot open "{exc.filename}": {reason}'
+    if options is not None:
+        return f"cannot listen on {options.host}:{options.port}: {reason}"
+    return reason
+
+
+def run_mcp_serve(args: McpServeArgs) -> None:
+    """Load, build and serve; returns when the server stopped cleanly."""
+    workflow = load_workflow(args.workflow)
+    server, warnings = build_server(args, workflow)
+    with ExitStack() as stack:
+        log = _open_log(args, stack)
+        options: HttpOptions | None = None
+        if args.http:
+            audit = None
+            if args.audit_log is not ABSENT:
+                audit = AuditLog(args.audit_log)
+                stack.callback(audit.close)
+            options = http_options(args, audit)
+        for warning in warnings:
+            log.write(warning)
+        log.flush()
+        try:
+            anyio.run(serve_until_signal, _transport(server, options, log), backend="asyncio")
+        except BaseException as exc:
+            leaf = _leaf(exc)
+            if isinstance(leaf, OSError):
+                raise CliError(one_line(_os_error_message(leaf, options))) from leaf
+            if leaf is not exc and isinstance(leaf, Exception):
+                raise leaf from exc
+            raise
+
+
+def _transport(
+    server: McpServer, options: HttpOptions | None, log: TextIO
+) -> Callable[[], Awaitable[None]]:
+    if options is None:
+        return lambda: serve_stdio_until_closed(server, log=log)
+    from ageflow.mcp_server.http import serve_http
+
+    return lambda: serve_http(server, options, log=log)
+
+
+def _open_log(args: McpServeArgs, stack: ExitStack) -> TextIO:
+    if args.log_file is ABSENT:
+        return sys.stderr
+    try:
+        file = stack.enter_context(open(args.log_file, "a", encoding="utf-8"))  # noqa: SIM115
+    except OSError as exc:
+        raise CliError(f'cannot open --log-file "{args.log_file}": {exc.strerror or exc}') from exc
+    return cast(TextIO, TeeLog(sys.stderr, file))
+
+
+def serve(ctx: typer.Context) -> None:
+    run_mcp_serve(parse_mcp_serve_args(list(ctx.args)))
+
+
+serve.__doc__ = HELP
 
 
 def register(app: typer.Typer) -> None:
-    """Adds nothing yet."""
+    mcp = typer.Typer(
+        name="mcp",
+        help="Serve workflows over the Model Context Protocol.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    mcp.command(
+        "serve",
+        options_metavar="WORKFLOW [FLAGS]",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(serve)
+    app.add_typer(mcp)

@@ -1,0 +1,413 @@
+"""The flags of ``ageflow mcp serve``, parsed by hand from the raw tokens.
+
+``parse_mcp_serve_args`` is pure: it reads a token list and returns :class:`McpServeArgs`
+or raises :class:`UsageError` with one line naming the flag and the rule. Flags are read
+left to right, each value flag consuming its value, and the one token left that is not a
+flag is the workflow (D40: a flag value before the path is no longer taken for it).
+
+Fields keep "not given" (``ABSENT``) apart from "given as None" (``--no-max-cost``):
+an absent ceiling leaves the workflow's own, None asks for unlimited.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Final, Literal, TypeVar
+
+from ageflow.cli.errors import UsageError
+from ageflow.mcp_server.ceilings import ABSENT, Absent
+
+HitlStrategy = Literal["elicit", "auto", "fail"]
+HITL_STRATEGIES: Final[tuple[HitlStrategy, ...]] = ("elicit", "auto", "fail")
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
+DEFAULT_HTTP_HOST: Final = "127.0.0.1"
+DEFAULT_JOB_DB: Final = str(Path(".ageflow") / "jobs.sqlite")
+MEMORY_JOB_DB: Final = ":memory:"
+USAGE: Final = "ageflow mcp serve WORKFLOW [flags]"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    """``--rate-limit <max>/<window_seconds>``: at most ``max_requests`` per window."""
+
+    max_requests: int
+    window_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class McpServeArgs:
+    """What the command line asked for; ``ABSENT`` = the flag was not given."""
+
+    workflow: str
+    max_cost_usd: float | Absent | None = ABSENT
+    max_duration_sec: float | Absent | None = ABSENT
+    max_turns: int | Absent | None = ABSENT
+    max_concurrent_jobs: int | Absent = ABSENT
+    max_concurrent_jobs_per_workflow: int | Absent = ABSENT
+    hitl_strategy: HitlStrategy = "elicit"
+    server_name: str | Absent = ABSENT
+    log_file: str | Absent = ABSENT
+    async_mode: bool = False
+    job_ttl_ms: int | Absent = ABSENT
+    job_checkpoint_ttl_ms: int | Absent = ABSENT
+    job_db: str | Absent = ABSENT
+    http: bool = False
+    port: int | Absent = ABSENT
+    http_host: str | Absent = ABSENT
+    auth_bearer: str | Absent = ABSENT
+    trust_proxy: bool = False
+    max_body_bytes: int | Absent = ABSENT
+    max_sessions: int | Absent = ABSENT
+    session_idle_sec: float | Absent = ABSENT
+    cors_origins: tuple[str, ...] = field(default=())
+    allowed_hosts: tuple[str, ...] = field(default=())
+    rate_limit: RateLimitSpec | Absent = ABSENT
+    audit_log: str | Absent = ABSENT
+
+    @property
+    def job_db_path(self) -> str:
+        """The job file of ``--async``: ``--job-db``, else ``.ageflow/jobs.sqlite`` (cwd)."""
+        return DEFAULT_JOB_DB if self.job_db is ABSENT else self.job_db
+
+    @property
+    def host(self) -> str:
+        return DEFAULT_HTTP_HOST if self.http_host is ABSENT else self.http_host
+
+    def given(self, name: str) -> bool:
+        """Whether the flag behind field ``name`` appeared on the command line."""
+        value = getattr(self, name)
+        return value is not ABSENT and value is not False and value != ()
+
+
+# -- reading values ---------------------------------------------------------------------------
+
+
+def _js_number(token: str) -> float | None:
+    """The token as JavaScript's ``Number()`` reads it (the original's rule), or None.
+
+    Surrounding whitespace is ignored, an empty token is 0, ``1e3`` is 1000 and ``0x10``
+    is 16; NaN, infinities and Python-only spellings (``1_000``, ``inf``) are refused.
+    """
+    text = token.strip()
+    if not text:
+        return 0.0
+    if "_" in text:
+        return None
+    lowered = text.lower()
+    if lowered.startswith(("0x", "0o", "0b")):
+        try:
+            return float(int(text, 0))
+        except ValueError:
+            return None
+    if lowered.lstrip("+-").startswith(("inf", "nan")):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _positive_int(token: str) -> int | None:
+    value = _js_number(token)
+    if value is None or value <= 0 or not value.is_integer():
+        return None
+    return int(value)
+
+
+def _positive_number(token: str) -> float | None:
+    value = _js_number(token)
+    return value if value is not None and value > 0 else None
+
+
+def _non_negative_number(token: str) -> float | None:
+    value = _js_number(token)
+    return value if value is not None and value >= 0 else None
+
+
+def _port(token: str) -> int | None:
+    value = _positive_int(token)
+    return value if value is not None and value <= 65535 else None
+
+
+def _rate_limit(token: str) -> RateLimitSpec | None:
+    count, slash, window = token.partition("/")
+    if not slash:
+        return None
+    max_requests = _positive_int(count) if count.strip() else None
+    seconds = _positive_number(window) if window.strip() else None
+    if max_requests is None or seconds is None:
+        return None
+    return RateLimitSpec(max_requests, seconds)
+
+
+class _Tokens:
+    """The raw tokens with a cursor; ``--flag=value`` is split into flag and value."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self._items = list(argv)
+        self._index = 0
+        self._inline: str | None = None
+
+    def __bool__(self) -> bool:
+        return self._index < len(self._items)
+
+    def next_flag_or_positional(self) -> tuple[str, str | None]:
+        token = self._items[self._index]
+        self._index += 1
+        if token.startswith("--") and "=" in token:
+            name, _, value = token.partition("=")
+            return name, value
+        return token, None
+
+    def value(self, inline: str | None, *, missing_if: Callable[[str], bool]) -> str | None:
+        """The flag's value: the inline ``=value``, else the next token unless it looks
+        like a flag (``missing_if``); None when missing (nothing is consumed then)."""
+        if inline is not None:
+            return inline
+        if self._index >= len(self._items) or missing_if(self._items[self._index]):
+            return None
+        token = self._items[self._index]
+        self._index += 1
+        return token
+
+
+def _dash(token: str) -> bool:
+    return token.startswith("-")
+
+
+def _double_dash(token: str) -> bool:
+    return token.startswith("--")
+
+
+def _never(token: str) -> bool:
+    return False
+
+
+# -- the flag table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ValueFlag:
+    """A flag with a value: where it goes, how it is read, and its two messages."""
+
+    dest: str
+    convert: Callable[[str], object | None]
+    missing: str
+    invalid: str | None = None  # "{v}" = the token; None: every value is accepted
+    missing_if: Callable[[str], bool] = _dash
+    repeatable: bool = False
+
+
+def _text(token: str) -> str:
+    return token
+
+
+_VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
+    "--max-cost": _ValueFlag(
+        "max_cost_usd",
+        _non_negative_number,
+        "--max-cost requires a numeric argument",
+        "--max-cost must be a non-negative number, got: {v}",
+    ),
+    "--max-duration": _ValueFlag(
+        "max_duration_sec",
+        _positive_number,
+        "--max-duration requires a numeric argument",
+        "--max-duration must be a positive number, got: {v}",
+    ),
+    "--max-turns": _ValueFlag(
+        "max_turns",
+        _positive_int,
+        "--max-turns requires a numeric argument",
+        "--max-turns must be a positive integer, got: {v}",
+    ),
+    "--max-concurrent-jobs": _ValueFlag(
+        "max_concurrent_jobs",
+        _positive_int,
+        "--max-concurrent-jobs requires a numeric argument",
+        "--max-concurrent-jobs must be a positive integer, got: {v}",
+        missing_if=_double_dash,  # so "-2" reaches the positive-integer check
+    ),
+    "--max-concurrent-jobs-per-workflow": _ValueFlag(
+        "max_concurrent_jobs_per_workflow",
+        _positive_int,
+        "--max-concurrent-jobs-per-workflow requires a numeric argument",
+        "--max-concurrent-jobs-per-workflow must be a positive integer, got: {v}",
+        missing_if=_double_dash,
+    ),
+    "--name": _ValueFlag("server_name", _text, "--name requires a string argument"),
+    "--log-file": _ValueFlag("log_file", _text, "--log-file requires a path argument"),
+    "--job-ttl": _ValueFlag(
+        "job_ttl_ms",
+        _positive_int,
+        "--job-ttl requires a numeric argument (ms)",
+        "--job-ttl must be a positive integer in ms, got: {v}",
+    ),
+    "--checkpoint-ttl": _ValueFlag(
+        "job_checkpoint_ttl_ms",
+        _positive_int,
+        "--checkpoint-ttl requires a numeric argument (ms)",
+        "--checkpoint-ttl must be a positive integer in ms, got: {v}",
+    ),
+    "--job-db": _ValueFlag("job_db", _text, "--job-db requires a path argument"),
+    "--port": _ValueFlag(
+        "port",
+        _port,
+        "--port requires a numeric argument",
+        "--port must be a valid port number (1-65535), got: {v}",
+    ),
+    "--host": _ValueFlag("http_host", _text, "--host requires a host argument"),
+    "--auth-bearer": _ValueFlag("auth_bearer", _text, "--auth-bearer requires a token argument"),
+    "--max-body-bytes": _ValueFlag(
+        "max_body_bytes",
+        _positive_int,
+        "--max-body-bytes requires a numeric argument",
+        "--max-body-bytes must be a positive integer, got: {v}",
+    ),
+    "--max-sessions": _ValueFlag(
+        "max_sessions",
+        _positive_int,
+        "--max-sessions requires a numeric argument",
+        "--max-sessions must be a positive integer, got: {v}",
+    ),
+    "--session-idle": _ValueFlag(
+        "session_idle_sec",
+        _positive_number,
+        "--session-idle requires a numeric argument (seconds)",
+        "--session-idle must be a positive number of seconds, got: {v}",
+    ),
+    "--cors-origin": _ValueFlag(
+        "cors_origins", _text, "--cors-origin requires an origin argument", repeatable=True
+    ),
+    "--allowed-host": _ValueFlag(
+        "allowed_hosts", _text, "--allowed-host requires a host argument", repeatable=True
+    ),
+    "--rate-limit": _ValueFlag(
+        "rate_limit",
+        _rate_limit,
+        "--rate-limit requires a <max_requests>/<window_seconds> argument",
+        "--rate-limit must be <max_requests>/<window_seconds> (a positive integer and a "
+        "positive number of seconds, e.g. 60/60), got: {v}",
+    ),
+    "--audit-log": _ValueFlag("audit_log", _text, "--audit-log requires a path argument"),
+}
+
+# Flags without a value: the field and the value they set.
+_SWITCHES: Final[dict[str, tuple[str, object]]] = {
+    "--no-max-cost": ("max_cost_usd", None),
+    "--no-max-duration": ("max_duration_sec", None),
+    "--no-max-turns": ("max_turns", None),
+    "--async": ("async_mode", True),
+    "--http": ("http", True),
+    "--trust-proxy": ("trust_proxy", True),
+}
+
+ASYNC_ONLY: Final[tuple[tuple[str, str], ...]] = (
+    ("--job-ttl", "job_ttl_ms"),
+    ("--checkpoint-ttl", "job_checkpoint_ttl_ms"),
+    ("--job-db", "job_db"),
+    ("--max-concurrent-jobs", "max_concurrent_jobs"),
+    ("--max-concurrent-jobs-per-workflow", "max_concurrent_jobs_per_workflow"),
+)
+HTTP_ONLY: Final[tuple[tuple[str, str], ...]] = (
+    ("--port", "port"),
+    ("--host", "http_host"),
+    ("--auth-bearer", "auth_bearer"),
+    ("--trust-proxy", "trust_proxy"),
+    ("--max-body-bytes", "max_body_bytes"),
+    ("--max-sessions", "max_sessions"),
+    ("--session-idle", "session_idle_sec"),
+    ("--cors-origin", "cors_origins"),
+    ("--allowed-host", "allowed_hosts"),
+    ("--rate-limit", "rate_limit"),
+    ("--audit-log", "audit_log"),
+)
+
+_FIELD_NAMES: Final = frozenset(f.name for f in fields(McpServeArgs))
+
+
+def _hitl(inline: str | None, tokens: _Tokens) -> HitlStrategy:
+    # --hitl takes whatever follows (even a flag), so a forgotten value is named in the error.
+    value = tokens.value(inline, missing_if=_never)
+    for strategy in HITL_STRATEGIES:
+        if value == strategy:
+            return strategy
+    shown = "(missing)" if value is None else value
+    raise UsageError(f"--hitl must be one of: elicit | auto | fail, got: {shown}")
+
+
+def parse_mcp_serve_args(argv: list[str]) -> McpServeArgs:
+    """Parse the tokens after ``mcp serve``; raises UsageError for the first broken rule."""
+    tokens = _Tokens(argv)
+    values: dict[str, object] = {}
+    positionals: list[str] = []
+    while tokens:
+        token, inline = tokens.next_flag_or_positional()
+        if token == "--hitl":
+            values["hitl_strategy"] = _hitl(inline, tokens)
+        elif token in _SWITCHES:
+            if inline is not None:
+                raise UsageError(f"{token} takes no value, got: {token}={inline}")
+            dest, value = _SWITCHES[token]
+            values[dest] = value
+        elif token in _VALUE_FLAGS:
+            flag = _VALUE_FLAGS[token]
+            raw = tokens.value(inline, missing_if=flag.missing_if)
+            if raw is None:
+                raise UsageError(flag.missing)
+            converted = flag.convert(raw)
+            if converted is None:
+                assert flag.invalid is not None
+                raise UsageError(flag.invalid.format(v=raw))
+            if flag.repeatable:
+                earlier = values.get(flag.dest, ())
+                assert isinstance(earlier, tuple)
+                values[flag.dest] = (*earlier, converted)
+            else:
+                values[flag.dest] = converted  # a later occurrence overrides an earlier one
+        elif token.startswith("-") and token != "-":
+            raise UsageError(f"Unknown flag: {token}")
+        else:
+            positionals.append(token)
+    if not positionals:
+        raise UsageError(f"Missing required workflow file argument. Usage: {USAGE}")
+    if len(positionals) > 1:
+        raise UsageError(
+            f"expected one workflow, got {len(positionals)}: {' '.join(positionals)} "
+            "(is a flag missing before a value?)"
+        )
+    assert set(values) <= _FIELD_NAMES
+    args = McpServeArgs(workflow=positionals[0], **values)  # type: ignore[arg-type]
+    _check_combinations(args)
+    return args
+
+
+def _check_combinations(args: McpServeArgs) -> None:
+    """The rules between flags, in a fixed order (the first broken one is reported)."""
+    if not args.async_mode:
+        for flag, name in ASYNC_ONLY:
+            if args.given(name):
+                raise UsageError(f"{flag} requires --async")
+    if not args.http:
+        for flag, name in HTTP_ONLY:
+            if args.given(name):
+                raise UsageError(f"{flag} requires --http")
+        return
+    if args.port is ABSENT:
+        raise UsageError("--http requires --port <n>")
+    if args.host not in LOOPBACK_HOSTS and args.auth_bearer is ABSENT:
+        raise UsageError(
+            f'HTTP transport on non-loopback host "{args.host}" requires --auth-bearer; '
+            "this prevents accidentally exposing your workflows to the public internet."
+        )
+
+
+def present(value: T | Absent) -> T | None:
+    """``value``, or None when it was not given (for options whose None means default)."""
+    return None if value is ABSENT else value
