@@ -106,6 +106,23 @@ def test_rate_limiter_drops_entries_older_than_two_windows() -> None:
     assert limiter.size == 1
 
 
+def test_rate_limiter_prunes_by_window_start_not_by_last_request() -> None:
+    clock = FakeClock()
+    limiter = FixedWindowRateLimiter(1.0, 5, clock=clock)
+    limiter.allow("early")
+    clock.now += 0.5
+    limiter.allow("late")
+    clock.now += 0.4
+    limiter.allow("early")  # same window: its start stays at 1000.0
+    clock.now += 1.2  # "early" started 2.1 s ago, "late" 1.6 s ago
+    limiter.allow("other")
+    assert limiter.size == 2
+    assert limiter.allow("early") is True  # dropped, so a fresh window
+    clock.now += 1.0  # "late" started 2.6 s ago: dropped
+    limiter.allow("other")
+    assert limiter.size == 2  # "early" (restarted) and "other"
+
+
 def test_rate_limiter_table_is_capped_by_evicting_the_oldest() -> None:
     clock = FakeClock()
     limiter = FixedWindowRateLimiter(60.0, 1, clock=clock, cap=3)

@@ -278,6 +278,42 @@ async def test_serve_http_reports_real_port_and_flushes_banner() -> None:
         tg.cancel_scope.cancel()
 
 
+async def test_a_transport_serves_once() -> None:
+    server = create_mcp_server(greeting_workflow(), name="once")
+    transport = HttpTransport(server, HttpOptions(port=0), log=io.StringIO())
+    async with anyio.create_task_group() as tg:
+        await tg.start(transport.serve)
+        tg.cancel_scope.cancel()
+    with pytest.raises(RuntimeError, match="already started"):
+        await transport.serve()
+
+
+def ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+async def test_ipv6_loopback_url_is_bracketed() -> None:
+    log = io.StringIO()
+    server = create_mcp_server(greeting_workflow(), name="six")
+    async with anyio.create_task_group() as tg:
+        _, port = await tg.start(
+            functools.partial(serve_http, log=log), server, HttpOptions(port=0, host="::1")
+        )
+        url = f"http://[::1]:{port}/mcp"
+        assert f"listening on {url}" in log.getvalue()
+        async with sdk_client(url) as client:
+            assert (await client.call_tool("greet", {"name": "Vi"})).structured_content == {
+                "greeting": "HELLO, VI!"
+            }
+        tg.cancel_scope.cancel()
+
+
 async def test_bind_error_propagates_as_oserror() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

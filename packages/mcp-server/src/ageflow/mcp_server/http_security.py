@@ -105,9 +105,13 @@ class FixedWindowRateLimiter:
         return True
 
     def _prune(self, now: float) -> None:
-        stale = [ip for ip, (start, _) in self._table.items() if now - start > 2 * self._window]
-        for ip in stale:
-            del self._table[ip]
+        # A window's start only changes when its entry is re-inserted at the end, so the
+        # table is ordered by start time and the stale entries are always at the front.
+        while self._table:
+            oldest = next(iter(self._table))
+            if now - self._table[oldest][0] <= 2 * self._window:
+                break
+            del self._table[oldest]
         while len(self._table) >= self._cap:
             del self._table[next(iter(self._table))]
 
