@@ -206,14 +206,22 @@ class JobService:
         self.strategy = strategy
         self._decider = decider
         self.runner: WorkflowRunner | None = None
+        # Workflows and operator ceilings are fixed for the server's life: the tool list
+        # and each workflow's effective ceilings are worked out once, not on every call.
+        starts = [start_tool(definition) for definition in definitions.values()]
+        self._tools: tuple[JobTool, ...] = (*starts, *OBSERVER_TOOLS)
+        self._tool_names = frozenset(tool.name for tool in self._tools)
+        self._ceilings = {
+            name: compose_ceilings(workflow, ceilings).ceilings
+            for name, workflow in self.workflows.items()
+        }
 
     def tools(self) -> list[JobTool]:
         """``start_<wf>`` per workflow, then each observer once (D36)."""
-        starts = [start_tool(definition) for definition in self.definitions.values()]
-        return [*starts, *OBSERVER_TOOLS]
+        return list(self._tools)
 
     def handles(self, name: str) -> bool:
-        return name in {tool.name for tool in self.tools()}
+        return name in self._tool_names
 
     def _runner(self) -> WorkflowRunner:
         if self.runner is None:
@@ -252,8 +260,7 @@ class JobService:
             for permit in permits:
                 permit.release()
 
-        ceilings = compose_ceilings(workflow, self.ceilings).ceilings
-        policy = ceilings.apply_to(
+        policy = self._ceilings[workflow_name].apply_to(
             RunPolicy(
                 checkpoint=checkpoint_policy(self.strategy),
                 extra={"hitl": self.strategy},

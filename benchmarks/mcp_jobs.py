@@ -1,0 +1,289 @@
+"""MCP async job lifecycle over stdio: ageflow-mcp-server vs a bare SDK server (the floor).
+
+One lifecycle = ``start_<wf>``, ``get_workflow_status`` until ``done``, then
+``get_workflow_result``, all through the MCP SDK's stdio client against a server process.
+The workflow has one instant sync function task. ageflow runs with its durable SQLite job
+store (the default) and with the in-memory store; the floor is the SDK's low-level
+``Server`` with three dict-backed tools of the same names and shapes, no ageflow at all.
+
+Measured: the time of one lifecycle run sequentially (median and p95 over ``--jobs`` jobs
+after a warm-up) and the wall time of ``--jobs`` lifecycles run concurrently on one
+client session. Each server gets a fresh process per round; each figure is the best of
+``--rounds`` rounds.
+
+Run: hatch run python benchmarks/mcp_jobs.py            (--jobs 200 by default)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from pydantic import BaseModel
+
+WORKFLOW = "echo"
+SERVERS = ("floor", "ageflow-memory", "ageflow-sqlite")
+TARGET_RATIO = 1.3
+POLL_PAUSE_S = 0.001  # between status polls of a job that is not done yet
+
+
+class Message(BaseModel):
+    text: str
+
+
+# -- the servers (run in the child process) ---------------------------------------------
+
+
+async def serve_ageflow(job_db: str | None, jobs: int) -> None:
+    """ageflow's server on a SQLite job file, or on ``InMemoryRunStore`` without one."""
+    from ageflow.core import define_function, define_workflow, task
+    from ageflow.mcp_server import ConcurrencyConfig, create_mcp_server, serve_stdio
+    from ageflow.server import InMemoryRunStore
+
+    echo = define_function(lambda m: Message(text=m.text), input=Message, output=Message)
+    workflow = define_workflow(name=WORKFLOW, tasks={"echo": task(echo)})
+    limit = max(1000, 2 * jobs)
+    server = create_mcp_server(
+        workflow,
+        async_mode=True,
+        job_db_path=job_db,
+        job_store=InMemoryRunStore() if job_db is None else None,
+        concurrency=ConcurrencyConfig(max_concurrent_starts=limit, max_concurrent_jobs=limit),
+    )
+    await serve_stdio(server, log=io.StringIO())  # the banner would only clutter the output
+
+
+JOB_ID_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["jobId"],
+    "properties": {"jobId": {"type": "string"}},
+    "additionalProperties": False,
+}
+FLOOR_TOOLS = [
+    types.Tool(
+        name=f"start_{WORKFLOW}",
+        input_schema=Message.model_json_schema(),
+        output_schema={
+            "type": "object",
+            "required": ["jobId"],
+            "properties": {"jobId": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    ),
+    types.Tool(
+        name="get_workflow_status",
+        input_schema=JOB_ID_SCHEMA,
+        output_schema={
+            "type": "object",
+            "required": ["state", "createdAt", "lastEventAt"],
+            "properties": {
+                "state": {"type": "string"},
+                "createdAt": {"type": "number"},
+                "lastEventAt": {"type": "number"},
+            },
+        },
+    ),
+    types.Tool(
+        name="get_workflow_result",
+        input_schema=JOB_ID_SCHEMA,
+        output_schema={
+            "type": "object",
+            "properties": {"state": {"type": "string"}, "output": {}, "metrics": {}},
+        },
+    ),
+]
+
+
+async def serve_floor() -> None:
+    """The same three tools over the bare SDK server; a job is done when it is stored."""
+    jobs: dict[str, dict[str, Any]] = {}
+
+    def answer(structured: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
+        return types.CallToolResult(
+            content=[types.TextContent(text=str(structured))],
+            structured_content=structured,
+            is_error=error,
+        )
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=FLOOR_TOOLS)
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        args = params.arguments or {}
+        if params.name == f"start_{WORKFLOW}":
+            job_id = str(uuid.uuid4())
+            now = int(time.time() * 1000)
+            output = {"text": str(args.get("text", ""))}
+            jobs[job_id] = {"state": "done", "createdAt": now, "lastEventAt": now, "out": output}
+            return answer({"jobId": job_id})
+        job = jobs.get(str(args.get("jobId")))
+        if job is None:
+            return answer({"errorCode": "JOB_NOT_FOUND", "message": "unknown jobId"}, error=True)
+        if params.name == "get_workflow_status":
+            return answer({k: job[k] for k in ("state", "createdAt", "lastEventAt")})
+        return answer({"state": "done", "output": job["out"], "metrics": {}})
+
+    server: Server[Any] = Server("floor", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+# -- the client (this process) ----------------------------------------------------------
+
+
+async def lifecycle(client: Any, text: str) -> int:
+    """One job from start to result; returns how many status polls it took."""
+    started = await client.call_tool(f"start_{WORKFLOW}", {"text": text})
+    assert not started.is_error, started.structured_content
+    job = {"jobId": started.structured_content["jobId"]}
+    polls = 0
+    while True:
+        polls += 1
+        status = await client.call_tool("get_workflow_status", job)
+        assert not status.is_error, status.structured_content
+        if status.structured_content["state"] == "done":
+            break
+        await anyio.sleep(POLL_PAUSE_S)
+    result = await client.call_tool("get_workflow_result", job)
+    assert result.structured_content["output"] == {"text": text}, result.structured_content
+    return polls
+
+
+class Measured(BaseModel):
+    server: str
+    median_ms: float
+    p95_ms: float
+    polls_per_job: float
+    concurrent_s: float
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def server_command(kind: str, directory: Path, jobs: int) -> list[str]:
+    command = [sys.executable, __file__, "--serve", kind, "--jobs", str(jobs)]
+    if kind == "ageflow-sqlite":
+        command += ["--job-db", str(directory / f"jobs-{uuid.uuid4().hex}.sqlite")]
+    return command
+
+
+async def measure(kind: str, directory: Path, jobs: int, warmup: int) -> Measured:
+    command = server_command(kind, directory, jobs)
+    params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
+    async with Client(params, mode="legacy") as client:
+        await client.list_tools()
+        for i in range(warmup):
+            await lifecycle(client, f"warm {i}")
+        times: list[float] = []
+        polls = 0
+        for i in range(jobs):
+            began = time.perf_counter()
+            polls += await lifecycle(client, f"seq {i}")
+            times.append(time.perf_counter() - began)
+
+        async def one(i: int) -> None:
+            await lifecycle(client, f"par {i}")
+
+        began = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for i in range(jobs):
+                group.start_soon(one, i)
+        concurrent = time.perf_counter() - began
+    return Measured(
+        server=kind,
+        median_ms=statistics.median(times) * 1e3,
+        p95_ms=percentile(times, 0.95) * 1e3,
+        polls_per_job=polls / jobs,
+        concurrent_s=concurrent,
+    )
+
+
+def print_table(rows: list[Measured], jobs: int, warmup: int, rounds: int) -> None:
+    floor = next(row for row in rows if row.server == "floor")
+    print(
+        f"MCP job lifecycle over stdio (start, poll status until done, result): "
+        f"{jobs} jobs after {warmup} warm-up, best of {rounds} rounds\n"
+    )
+    print(
+        "| server | sequential median ms | x floor | p95 ms | x floor | status polls/job "
+        f"| {jobs} concurrent, wall s | x floor |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row.server} | {row.median_ms:.2f} | {row.median_ms / floor.median_ms:.2f} "
+            f"| {row.p95_ms:.2f} | {row.p95_ms / floor.p95_ms:.2f} | {row.polls_per_job:.2f} "
+            f"| {row.concurrent_s:.2f} | {row.concurrent_s / floor.concurrent_s:.2f} |"
+        )
+    print(f"\nTarget: sequential median <= {TARGET_RATIO}x floor.")
+
+
+def best(rows: list[Measured]) -> Measured:
+    """The best figures of several rounds of one server (each figure on its own)."""
+    return Measured(
+        server=rows[0].server,
+        median_ms=min(row.median_ms for row in rows),
+        p95_ms=min(row.p95_ms for row in rows),
+        polls_per_job=min(row.polls_per_job for row in rows),
+        concurrent_s=min(row.concurrent_s for row in rows),
+    )
+
+
+async def main(jobs: int, warmup: int, rounds: int) -> None:
+    measured: dict[str, list[Measured]] = {kind: [] for kind in SERVERS}
+    with tempfile.TemporaryDirectory(prefix="ageflow-mcp-bench-") as tmp:
+        # Rounds interleave the servers, so a slow spell of the machine hits them all.
+        for _ in range(rounds):
+            for kind in SERVERS:
+                measured[kind].append(await measure(kind, Path(tmp), jobs, warmup))
+    print_table([best(measured[kind]) for kind in SERVERS], jobs, warmup, rounds)
+
+
+def serve(kind: str, job_db: str | None, jobs: int) -> None:
+    run: Callable[[], Awaitable[None]]
+    if kind == "floor":
+        run = serve_floor
+    else:
+        db = job_db if kind == "ageflow-sqlite" else None
+
+        async def run() -> None:
+            await serve_ageflow(db, jobs)
+
+    anyio.run(run)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=200, help="jobs per measurement")
+    parser.add_argument("--warmup", type=int, default=None, help="default: jobs // 10 + 5")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--job-db", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.serve is not None:
+        serve(arguments.serve, arguments.job_db, arguments.jobs)
+    else:
+        warmup = arguments.jobs // 10 + 5 if arguments.warmup is None else arguments.warmup
+        anyio.run(main, arguments.jobs, warmup, arguments.rounds)
