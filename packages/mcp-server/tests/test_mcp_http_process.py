@@ -101,7 +101,7 @@ async def test_job_survives_sigkill_and_finishes_in_a_new_process(tmp_path: Path
         Client(url, mode="legacy") as client,
     ):
         assert second_pid != first_pid
-        # Recovery ran before the listener opened: no wait needed.
+        # Recovery ran before the banner was printed: no wait needed.
         failed, resumed = await call(client, "resume_workflow", {"jobId": job_id, "approved": True})
         assert not failed and resumed == {"resumed": True}
         await wait_for_state(client, job_id, "done")

@@ -314,14 +314,22 @@ async def test_ipv6_loopback_url_is_bracketed() -> None:
         tg.cancel_scope.cancel()
 
 
-async def test_bind_error_propagates_as_oserror() -> None:
+async def test_bind_error_propagates_as_oserror_before_the_job_store_opens(
+    tmp_path: Path,
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        server = create_mcp_server(greeting_workflow(), name="busy")
+        jobs_file = tmp_path / "jobs" / "jobs.sqlite"
+        server = create_mcp_server(
+            greeting_workflow(), name="busy", async_mode=True, job_db_path=jobs_file
+        )
+        log = io.StringIO()
         with pytest.raises(OSError):
-            await serve_http(server, HttpOptions(port=port), log=io.StringIO())
+            await serve_http(server, HttpOptions(port=port), log=log)
+        assert not jobs_file.parent.exists()
+        assert log.getvalue() == ""
 
 
 # -- construction rules ------------------------------------------------------------------

@@ -199,13 +199,15 @@ class HttpTransport:
             raise RuntimeError("HttpTransport.serve(): the transport was already started")
         self._started = True
         options = self._options
-        async with self._server.running():
-            sock = await _bind(options.host, options.port)
-            try:
-                port = int(sock.getsockname()[1])
+        # Bind first: an address in use is reported before the job store is touched.
+        # Connections made while jobs are recovered wait in the listen backlog.
+        sock = await _bind(options.host, options.port)
+        try:
+            port = int(sock.getsockname()[1])
+            async with self._server.running():
                 await self._serve_on(sock, port, task_status)
-            finally:
-                sock.close()
+        finally:
+            sock.close()
 
     async def _serve_on(
         self,
