@@ -7,6 +7,9 @@ command (typer's CliRunner on ``ageflow.cli.app.app``): exit code 2 and exactly 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -14,11 +17,11 @@ from ageflow.cli.app import app
 from ageflow.cli.errors import UsageError
 from ageflow.cli.mcp_serve_args import (
     DEFAULT_JOB_DB,
+    NOT_GIVEN,
     McpServeArgs,
     RateLimitSpec,
     parse_mcp_serve_args,
 )
-from ageflow.mcp_server import ABSENT
 
 runner = CliRunner()
 
@@ -46,7 +49,7 @@ def test_defaults_with_only_the_workflow() -> None:
     assert args.hitl_strategy == "elicit"
     assert not args.async_mode and not args.http and not args.trust_proxy
     for name in ("max_cost_usd", "max_duration_sec", "max_turns", "port", "job_db", "log_file"):
-        assert getattr(args, name) is ABSENT, name
+        assert getattr(args, name) is NOT_GIVEN, name
     assert args.cors_origins == () and args.allowed_hosts == ()
 
 
@@ -402,3 +405,29 @@ def test_help_lists_the_flags() -> None:
     for flag in ("--max-cost", "--async", "--job-db", "--http", "--trust-proxy", "--rate-limit"):
         assert flag in result.stdout
     assert "Usage: ageflow mcp serve WORKFLOW" in result.stdout
+
+
+def test_load_error_is_one_line_exit_1_before_anything_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["mcp", "serve", "missing.py", "--async"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'ageflow: Cannot import workflow file "missing.py": no such file'
+    ]
+    assert not (tmp_path / ".ageflow").exists()
+
+
+def test_zero_cost_ceiling_is_refused_by_the_server_as_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flag rule allows 0 (as the original did); the server's ceilings do not.
+    workflow = tmp_path / "greet.py"
+    shutil.copy(Path(__file__).with_name("cli_mcp_greet_workflow.py"), workflow)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["mcp", "serve", str(workflow), "--max-cost", "0"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "ageflow: max_cost_usd must be a positive number or None, got: 0.0"
+    ]

@@ -21,12 +21,10 @@ import typer
 
 from ageflow.cli.errors import CliError, one_line
 from ageflow.cli.loading import load_workflow
-from ageflow.cli.mcp_serve_args import McpServeArgs, parse_mcp_serve_args
-from ageflow.cli.mcp_serve_build import AuditLog, build_server, http_options
-from ageflow.cli.mcp_stdio import serve_stdio_until_closed
-from ageflow.mcp_server import ABSENT, McpServer
+from ageflow.cli.mcp_serve_args import NOT_GIVEN, McpServeArgs, parse_mcp_serve_args
 
 if TYPE_CHECKING:
+    from ageflow.mcp_server import McpServer
     from ageflow.mcp_server.http import HttpOptions
 
 HELP = """Serve WORKFLOW (a .py file exporting `workflow`, or module:attribute) as an MCP tool.
@@ -123,6 +121,9 @@ def _os_error_message(exc: OSError, options: HttpOptions | None) -> str:
 
 def run_mcp_serve(args: McpServeArgs) -> None:
     """Load, build and serve; returns when the server stopped cleanly."""
+    # The MCP stack is imported only when serving: other commands start faster.
+    from ageflow.cli.mcp_serve_build import AuditLog, build_server, http_options
+
     workflow = load_workflow(args.workflow)
     server, warnings = build_server(args, workflow)
     with ExitStack() as stack:
@@ -130,7 +131,7 @@ def run_mcp_serve(args: McpServeArgs) -> None:
         options: HttpOptions | None = None
         if args.http:
             audit = None
-            if args.audit_log is not ABSENT:
+            if args.audit_log is not NOT_GIVEN:
                 audit = AuditLog(args.audit_log)
                 stack.callback(audit.close)
             options = http_options(args, audit)
@@ -152,6 +153,8 @@ def _transport(
     server: McpServer, options: HttpOptions | None, log: TextIO
 ) -> Callable[[], Awaitable[None]]:
     if options is None:
+        from ageflow.cli.mcp_stdio import serve_stdio_until_closed
+
         return lambda: serve_stdio_until_closed(server, log=log)
     from ageflow.mcp_server.http import serve_http
 
@@ -159,7 +162,7 @@ def _transport(
 
 
 def _open_log(args: McpServeArgs, stack: ExitStack) -> TextIO:
-    if args.log_file is ABSENT:
+    if args.log_file is NOT_GIVEN:
         return sys.stderr
     try:
         file = stack.enter_context(open(args.log_file, "a", encoding="utf-8"))  # noqa: SIM115

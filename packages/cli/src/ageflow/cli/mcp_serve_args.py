@@ -5,8 +5,10 @@ or raises :class:`UsageError` with one line naming the flag and the rule. Flags 
 left to right, each value flag consuming its value, and the one token left that is not a
 flag is the workflow (D40: a flag value before the path is no longer taken for it).
 
-Fields keep "not given" (``ABSENT``) apart from "given as None" (``--no-max-cost``):
-an absent ceiling leaves the workflow's own, None asks for unlimited.
+Fields keep "not given" (``NOT_GIVEN``) apart from "given as None" (``--no-max-cost``):
+a ceiling not given leaves the workflow's own, None asks for unlimited. The marker is
+this module's own (the server's ``ABSENT`` at the boundary), so parsing never imports
+the MCP stack.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 
 from ageflow.cli.errors import UsageError
-from ageflow.mcp_server.ceilings import ABSENT, Absent
+
+
+class NotGiven(Enum):
+    NOT_GIVEN = "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+"""A flag that was not on the command line (unlike None, which some flags set)."""
 
 HitlStrategy = Literal["elicit", "auto", "fail"]
 HITL_STRATEGIES: Final[tuple[HitlStrategy, ...]] = ("elicit", "auto", "fail")
@@ -29,6 +39,7 @@ MEMORY_JOB_DB: Final = ":memory:"
 USAGE: Final = "ageflow mcp serve WORKFLOW [flags]"
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,47 +52,47 @@ class RateLimitSpec:
 
 @dataclass(frozen=True, slots=True)
 class McpServeArgs:
-    """What the command line asked for; ``ABSENT`` = the flag was not given."""
+    """What the command line asked for; ``NOT_GIVEN`` = the flag was not on it."""
 
     workflow: str
-    max_cost_usd: float | Absent | None = ABSENT
-    max_duration_sec: float | Absent | None = ABSENT
-    max_turns: int | Absent | None = ABSENT
-    max_concurrent_jobs: int | Absent = ABSENT
-    max_concurrent_jobs_per_workflow: int | Absent = ABSENT
+    max_cost_usd: float | NotGiven | None = NOT_GIVEN
+    max_duration_sec: float | NotGiven | None = NOT_GIVEN
+    max_turns: int | NotGiven | None = NOT_GIVEN
+    max_concurrent_jobs: int | NotGiven = NOT_GIVEN
+    max_concurrent_jobs_per_workflow: int | NotGiven = NOT_GIVEN
     hitl_strategy: HitlStrategy = "elicit"
-    server_name: str | Absent = ABSENT
-    log_file: str | Absent = ABSENT
+    server_name: str | NotGiven = NOT_GIVEN
+    log_file: str | NotGiven = NOT_GIVEN
     async_mode: bool = False
-    job_ttl_ms: int | Absent = ABSENT
-    job_checkpoint_ttl_ms: int | Absent = ABSENT
-    job_db: str | Absent = ABSENT
+    job_ttl_ms: int | NotGiven = NOT_GIVEN
+    job_checkpoint_ttl_ms: int | NotGiven = NOT_GIVEN
+    job_db: str | NotGiven = NOT_GIVEN
     http: bool = False
-    port: int | Absent = ABSENT
-    http_host: str | Absent = ABSENT
-    auth_bearer: str | Absent = ABSENT
+    port: int | NotGiven = NOT_GIVEN
+    http_host: str | NotGiven = NOT_GIVEN
+    auth_bearer: str | NotGiven = NOT_GIVEN
     trust_proxy: bool = False
-    max_body_bytes: int | Absent = ABSENT
-    max_sessions: int | Absent = ABSENT
-    session_idle_sec: float | Absent = ABSENT
+    max_body_bytes: int | NotGiven = NOT_GIVEN
+    max_sessions: int | NotGiven = NOT_GIVEN
+    session_idle_sec: float | NotGiven = NOT_GIVEN
     cors_origins: tuple[str, ...] = field(default=())
     allowed_hosts: tuple[str, ...] = field(default=())
-    rate_limit: RateLimitSpec | Absent = ABSENT
-    audit_log: str | Absent = ABSENT
+    rate_limit: RateLimitSpec | NotGiven = NOT_GIVEN
+    audit_log: str | NotGiven = NOT_GIVEN
 
     @property
     def job_db_path(self) -> str:
         """The job file of ``--async``: ``--job-db``, else ``.ageflow/jobs.sqlite`` (cwd)."""
-        return DEFAULT_JOB_DB if self.job_db is ABSENT else self.job_db
+        return DEFAULT_JOB_DB if self.job_db is NOT_GIVEN else self.job_db
 
     @property
     def host(self) -> str:
-        return DEFAULT_HTTP_HOST if self.http_host is ABSENT else self.http_host
+        return DEFAULT_HTTP_HOST if self.http_host is NOT_GIVEN else self.http_host
 
     def given(self, name: str) -> bool:
         """Whether the flag behind field ``name`` appeared on the command line."""
         value = getattr(self, name)
-        return value is not ABSENT and value is not False and value != ()
+        return value is not NOT_GIVEN and value is not False and value != ()
 
 
 # -- reading values ---------------------------------------------------------------------------
@@ -399,15 +410,20 @@ def _check_combinations(args: McpServeArgs) -> None:
             if args.given(name):
                 raise UsageError(f"{flag} requires --http")
         return
-    if args.port is ABSENT:
+    if args.port is NOT_GIVEN:
         raise UsageError("--http requires --port <n>")
-    if args.host not in LOOPBACK_HOSTS and args.auth_bearer is ABSENT:
+    if args.host not in LOOPBACK_HOSTS and args.auth_bearer is NOT_GIVEN:
         raise UsageError(
             f'HTTP transport on non-loopback host "{args.host}" requires --auth-bearer; '
             "this prevents accidentally exposing your workflows to the public internet."
         )
 
 
-def present(value: T | Absent) -> T | None:
+def present(value: T | NotGiven) -> T | None:
     """``value``, or None when it was not given (for options whose None means default)."""
-    return None if value is ABSENT else value
+    return None if value is NOT_GIVEN else value
+
+
+def given_or(value: T | NotGiven, default: D) -> T | D:
+    """``value``, or ``default`` when it was not given."""
+    return default if value is NOT_GIVEN else value

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import IO, TYPE_CHECKING
 
 from ageflow.cli.errors import CliError, one_line
-from ageflow.cli.mcp_serve_args import McpServeArgs, present
+from ageflow.cli.mcp_serve_args import NOT_GIVEN, McpServeArgs, given_or, present
 from ageflow.cli.version import cli_version
 from ageflow.core.workflow import WorkflowDef
 from ageflow.mcp_server import (
@@ -37,9 +37,9 @@ def operator_ceilings(args: McpServeArgs) -> CliCeilings:
     """The three ceiling flags as given (absent ones stay absent)."""
     try:
         return CliCeilings(
-            max_cost_usd=args.max_cost_usd,
-            max_duration_sec=args.max_duration_sec,
-            max_turns=args.max_turns,
+            max_cost_usd=given_or(args.max_cost_usd, ABSENT),
+            max_duration_sec=given_or(args.max_duration_sec, ABSENT),
+            max_turns=given_or(args.max_turns, ABSENT),
         )
     except ValueError as exc:
         # --max-cost 0 passes the flag rule but a zero ceiling is refused by the server.
@@ -50,13 +50,15 @@ def concurrency_config(
     args: McpServeArgs, workflow: WorkflowDef
 ) -> ResolvedConcurrencyConfig | None:
     """The one-workflow concurrency rules, when a concurrency flag was given."""
-    if args.max_concurrent_jobs is ABSENT and args.max_concurrent_jobs_per_workflow is ABSENT:
+    if args.max_concurrent_jobs is NOT_GIVEN and args.max_concurrent_jobs_per_workflow is NOT_GIVEN:
         return None
     return single_workflow_concurrency_config(
         workflow.name,
         ConcurrencyConfig(
-            max_concurrent_jobs=args.max_concurrent_jobs,
-            max_concurrent_jobs_per_workflow=args.max_concurrent_jobs_per_workflow,
+            max_concurrent_jobs=given_or(args.max_concurrent_jobs, ABSENT),
+            max_concurrent_jobs_per_workflow=given_or(
+                args.max_concurrent_jobs_per_workflow, ABSENT
+            ),
         ),
     )
 
@@ -75,11 +77,9 @@ def build_server(args: McpServeArgs, workflow: WorkflowDef) -> tuple[McpServer, 
             concurrency=concurrency_config(args, workflow),
             async_mode=args.async_mode,
             job_db_path=args.job_db_path if args.async_mode else None,
-            job_ttl_ms=DEFAULT_JOB_TTL_MS if args.job_ttl_ms is ABSENT else args.job_ttl_ms,
-            job_checkpoint_ttl_ms=(
-                DEFAULT_JOB_CHECKPOINT_TTL_MS
-                if args.job_checkpoint_ttl_ms is ABSENT
-                else args.job_checkpoint_ttl_ms
+            job_ttl_ms=given_or(args.job_ttl_ms, DEFAULT_JOB_TTL_MS),
+            job_checkpoint_ttl_ms=given_or(
+                args.job_checkpoint_ttl_ms, DEFAULT_JOB_CHECKPOINT_TTL_MS
             ),
         )
     except (McpServerError, ValueError) as exc:
@@ -118,15 +118,9 @@ def http_options(args: McpServeArgs, audit: Callable[[AuditEvent], None] | None)
         validate_http_options,
     )
 
-    assert args.port is not ABSENT
-    extra: dict[str, object] = {}
-    if args.max_body_bytes is not ABSENT:
-        extra["max_body_bytes"] = args.max_body_bytes
-    if args.max_sessions is not ABSENT:
-        extra["max_sessions"] = args.max_sessions
-    if args.session_idle_sec is not ABSENT:
-        extra["session_idle_seconds"] = args.session_idle_sec
-    rate = None if args.rate_limit is ABSENT else args.rate_limit
+    assert args.port is not NOT_GIVEN
+    defaults = HttpOptions(port=args.port)
+    rate = present(args.rate_limit)
     try:
         options = HttpOptions(
             port=args.port,
@@ -137,7 +131,9 @@ def http_options(args: McpServeArgs, audit: Callable[[AuditEvent], None] | None)
             rate_limit=None if rate is None else RateLimit(rate.window_seconds, rate.max_requests),
             audit_log=audit,
             trust_proxy=args.trust_proxy,
-            **extra,  # type: ignore[arg-type]
+            max_body_bytes=given_or(args.max_body_bytes, defaults.max_body_bytes),
+            max_sessions=given_or(args.max_sessions, defaults.max_sessions),
+            session_idle_seconds=given_or(args.session_idle_sec, defaults.session_idle_seconds),
         )
         validate_http_options(options)
     except HttpConfigError as exc:
