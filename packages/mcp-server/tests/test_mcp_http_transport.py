@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp.types as types
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -131,9 +132,12 @@ async def raw_client() -> AsyncIterator[httpx2.AsyncClient]:
         yield client
 
 
-def sdk_client(url: str, *, headers: dict[str, str] | None = None, mode: str = "legacy") -> Client:
+def sdk_client(
+    url: str, *, headers: dict[str, str] | None = None, mode: str = "legacy", **extra: Any
+) -> Client:
     http_client = create_mcp_http_client(headers=headers)
-    return Client(streamable_http_client(url, http_client=http_client), mode=mode)  # type: ignore[arg-type]
+    transport = streamable_http_client(url, http_client=http_client)
+    return Client(transport, mode=mode, **extra)  # type: ignore[arg-type]
 
 
 async def initialize(client: httpx2.AsyncClient, url: str, **headers: str) -> httpx2.Response:
@@ -172,6 +176,31 @@ async def test_sdk_client_lists_and_calls_tools_without_auth_on_loopback(mode: s
             assert failed.is_error
         # Leaving the client sends DELETE, which frees the session at once.
         assert served.transport.session_count == 0
+
+
+async def test_elicitation_and_progress_travel_over_the_session() -> None:
+    server = create_mcp_server(greeting_workflow(checkpoint=True), name="ask", hitl="elicit")
+    asked: list[str] = []
+    phases: list[str] = []
+
+    async def elicitation(context: Any, params: Any) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"approved": True})
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        phases.append(str(message).split(":")[0])
+
+    async with (
+        serving(server=server) as served,
+        sdk_client(served.url, elicitation_callback=elicitation) as client,
+    ):
+        result = await client.call_tool("greet", {"name": "Eve"}, progress_callback=on_progress)
+        assert not result.is_error, result
+        assert result.structured_content == {"greeting": "HELLO, EVE!"}
+        # The client's answer came back as a POST of a JSON-RPC response: no method.
+        assert any(event.method is None for event in served.audit)
+    assert asked == ["[shout] Shout it?"]
+    assert {"task_started", "awaiting_approval", "awaiting_elicitation"} <= set(phases)
 
 
 async def test_sessions_share_one_server_and_its_jobs() -> None:
