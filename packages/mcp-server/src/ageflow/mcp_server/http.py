@@ -230,11 +230,13 @@ class HttpTransport:
             )
         )
         stopped = anyio.Event()
+        # Shielded: uvicorn stops through should_exit, after the sessions closed; the
+        # scope is cancelled only if that graceful stop overruns.
+        uvicorn_scope = anyio.CancelScope(shield=True)
 
         async def run_uvicorn() -> None:
             try:
-                # Shielded: uvicorn stops through should_exit, after the sessions closed.
-                with anyio.CancelScope(shield=True):
+                with uvicorn_scope:
                     await uvicorn_server.serve(sockets=[sock])
             finally:
                 stopped.set()
@@ -267,6 +269,7 @@ class HttpTransport:
                     uvicorn_server.should_exit = True
                     with anyio.move_on_after(SHUTDOWN_GRACE_SECONDS + 2):
                         await stopped.wait()
+                    uvicorn_scope.cancel()
                 task_group.cancel_scope.cancel()
 
     async def _close_all_sessions(self) -> None:
