@@ -317,6 +317,23 @@ async def test_a_transport_serves_once() -> None:
         await transport.serve()
 
 
+async def test_localhost_host_name() -> None:
+    log = io.StringIO()
+    server = create_mcp_server(greeting_workflow(), name="named")
+    async with anyio.create_task_group() as tg:
+        host, port = await tg.start(
+            functools.partial(serve_http, log=log), server, HttpOptions(port=0, host="localhost")
+        )
+        assert host == "localhost"
+        url = f"http://localhost:{port}/mcp"
+        assert f"listening on {url}" in log.getvalue()
+        async with sdk_client(url) as client:
+            assert (await client.call_tool("greet", {"name": "Lo"})).structured_content == {
+                "greeting": "HELLO, LO!"
+            }
+        tg.cancel_scope.cancel()
+
+
 def ipv6_loopback_available() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:
