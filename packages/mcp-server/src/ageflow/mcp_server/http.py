@@ -299,6 +299,7 @@ class HttpTransport:
                 await _send_json(send, 500, {"error": "Internal Server Error"})
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request checks, in order; the first that fails answers the request."""
         options = self._options
         headers = Headers(scope=scope)
         method = scope["method"]
@@ -345,7 +346,6 @@ class HttpTransport:
             )
             return
 
-        body: bytes | None = None
         message: Any = None
         if method == "POST":
             if self._limiter is not None and not self._limiter.allow(ip):
@@ -363,7 +363,20 @@ class HttpTransport:
         if self._closing:
             await _send_json(send, 503, {"error": "Server shutting down"}, cors)
             return
+        await self._route(scope, receive, send, headers, message, ip, cors)
 
+    async def _route(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        message: Any,
+        ip: str,
+        cors: list[tuple[str, str]],
+    ) -> None:
+        """Hand a checked request to its session, or open one for an initialize POST."""
+        method = scope["method"]
         cors_send = _with_headers(send, cors)
         session_id = headers.get(MCP_SESSION_ID_HEADER)
         if session_id is not None:
@@ -397,7 +410,7 @@ class HttpTransport:
                 cors,
             )
             return
-        if len(self._sessions) >= options.max_sessions:
+        if len(self._sessions) >= self._options.max_sessions:
             self._audit(ip, "initialize", None)
             await _send_json(send, 429, {"error": "Too Many Sessions"}, cors)
             return
