@@ -1,24 +1,22 @@
 """The Streamable HTTP transport: many MCP clients over HTTP, sharing one :class:`McpServer`.
 
-:func:`serve_http` validates :class:`HttpOptions`, opens ``server.running()`` (job store,
-recovery), binds the listener and serves until cancelled. :class:`HttpTransport` is the
+:func:`serve_http` validates :class:`HttpOptions`, binds the listener, opens
+``server.running()`` (job store, recovery) and serves until cancelled. :class:`HttpTransport` is the
 ASGI app behind it, which checks each request in a fixed order (client IP, ``Host``,
 CORS preflight, ``Origin``, path, bearer auth, rate limit, body size, audit) before
 routing it to the session named by its ``Mcp-Session-Id`` header. Every session is an SDK
 Streamable HTTP transport running the one SDK server, so all clients share one
-concurrency controller and one job service.
+concurrency controller and one job service. The options live in ``http_options``, the
+checks in ``http_security``, the ASGI plumbing in ``http_asgi``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TextIO
 from uuid import uuid4
 
@@ -29,6 +27,27 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServ
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
+from ageflow.mcp_server.http_asgi import (
+    ClientGone,
+    answer_and_report_status,
+    method_of,
+    parse_json,
+    read_body,
+    replay_body,
+    request_id_of,
+    send_empty,
+    send_json,
+    send_text,
+    tool_name_of,
+    with_headers,
+)
+from ageflow.mcp_server.http_options import (
+    AuditEvent,
+    HttpConfigError,
+    HttpOptions,
+    RateLimit,
+    validate_http_options,
+)
 from ageflow.mcp_server.http_security import (
     WILDCARD_HOSTS,
     CorsPolicy,
@@ -36,96 +55,24 @@ from ageflow.mcp_server.http_security import (
     RebindingGuard,
     bearer_token_matches,
     client_ip,
-    is_loopback_host,
 )
 from ageflow.mcp_server.server import McpServer
+
+__all__ = [
+    "SHUTDOWN_GRACE_SECONDS",
+    "AuditEvent",
+    "HttpConfigError",
+    "HttpOptions",
+    "HttpTransport",
+    "RateLimit",
+    "serve_http",
+    "validate_http_options",
+]
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long stopping waits for open HTTP responses before cancelling them."""
 
 _JSONRPC_INVALID_REQUEST = -32600
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``max_requests`` POSTs per client IP in each ``window_seconds`` window."""
-
-    window_seconds: float
-    max_requests: int
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One audited request: every POST, and every request refused for auth.
-
-    ``method`` and ``tool_name`` come from the JSON-RPC body (``tool_name`` is
-    ``params.name`` of a single message) and are None when there is none.
-    """
-
-    ts: float  # epoch seconds
-    remote_ip: str
-    method: str | None
-    tool_name: str | None
-    auth_denied: bool
-    rate_limited: bool
-
-
-@dataclass(frozen=True)
-class HttpOptions:
-    """How the HTTP transport listens and whom it lets in."""
-
-    port: int  # 0 = OS-assigned
-    host: str = "127.0.0.1"
-    path: str = "/mcp"
-    auth_bearer: str | None = None
-    cors_origins: str | Sequence[str] | None = None  # "*", one origin, or a list
-    allowed_hosts: Sequence[str] | None = None  # extra Host header values accepted
-    rate_limit: RateLimit | None = None
-    audit_log: Callable[[AuditEvent], None] | None = None
-    trust_proxy: bool = False
-    max_body_bytes: int = 1_048_576
-    max_sessions: int = 1000
-    session_idle_seconds: float = 1800.0
-
-
-class HttpConfigError(ValueError):
-    """HTTP options that break a rule; the message is one line."""
-
-
-def validate_http_options(options: HttpOptions) -> None:
-    """Raise :class:`HttpConfigError` for options the transport refuses to serve with."""
-    if not 0 <= options.port <= 65535:
-        raise HttpConfigError(f"port must be between 0 and 65535, got {options.port}")
-    if not options.path.startswith("/"):
-        raise HttpConfigError(f'path must start with "/", got "{options.path}"')
-    if options.auth_bearer is not None and not options.auth_bearer.strip():
-        raise HttpConfigError("auth_bearer must not be empty")
-    if options.auth_bearer is None and not is_loopback_host(options.host):
-        raise HttpConfigError(
-            f'host "{options.host}" is non-loopback: bearer auth (auth_bearer) is required '
-            "to listen on it"
-        )
-    if options.max_body_bytes <= 0:
-        raise HttpConfigError(f"max_body_bytes must be positive, got {options.max_body_bytes}")
-    if options.max_sessions <= 0:
-        raise HttpConfigError(f"max_sessions must be positive, got {options.max_sessions}")
-    idle = options.session_idle_seconds
-    if not (math.isfinite(idle) and idle > 0):
-        raise HttpConfigError(f"session_idle_seconds must be positive and finite, got {idle}")
-    limit = options.rate_limit
-    if limit is not None:
-        if not (math.isfinite(limit.window_seconds) and limit.window_seconds > 0):
-            raise HttpConfigError(
-                f"rate limit window_seconds must be positive, got {limit.window_seconds}"
-            )
-        if limit.max_requests <= 0:
-            raise HttpConfigError(
-                f"rate limit max_requests must be positive, got {limit.max_requests}"
-            )
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived."""
 
 
 class HttpTransport:
@@ -291,12 +238,12 @@ class HttpTransport:
 
         try:
             await self._handle(scope, receive, tracking_send)
-        except _ClientGone:
+        except ClientGone:
             return
         except Exception as exc:
             self._say(f"unhandled error in HTTP handler: {exc!r}")
             if not started:
-                await _send_json(send, 500, {"error": "Internal Server Error"})
+                await send_json(send, 500, {"error": "Internal Server Error"})
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The request checks, in order; the first that fails answers the request."""
@@ -311,25 +258,25 @@ class HttpTransport:
         )
 
         if not self._guard.host_allowed(headers.get("host")):
-            await _send_json(send, 421, {"error": "Misdirected Request: Host not allowed"})
+            await send_json(send, 421, {"error": "Misdirected Request: Host not allowed"})
             return
 
         origin = headers.get("origin")
         cors = self._cors.headers(origin)
         if method == "OPTIONS":
-            await _send_empty(send, 204, cors)
+            await send_empty(send, 204, cors)
             return
         if not self._guard.origin_allowed(origin, self._cors):
-            await _send_json(send, 403, {"error": "Forbidden: Origin not allowed"})
+            await send_json(send, 403, {"error": "Forbidden: Origin not allowed"})
             return
         if scope["path"] != options.path:
-            await _send_text(send, 404, "Not Found", cors)
+            await send_text(send, 404, "Not Found", cors)
             return
 
         token = options.auth_bearer
         if token is not None and not bearer_token_matches(headers.get("authorization"), token):
             self._audit(ip, None, None, auth_denied=True)
-            await _send_json(
+            await send_json(
                 send,
                 401,
                 {"error": "Unauthorized"},
@@ -338,7 +285,7 @@ class HttpTransport:
             return
 
         if method not in ("GET", "POST", "DELETE"):
-            await _send_json(
+            await send_json(
                 send,
                 405,
                 {"error": "Method Not Allowed"},
@@ -350,18 +297,18 @@ class HttpTransport:
         if method == "POST":
             if self._limiter is not None and not self._limiter.allow(ip):
                 self._audit(ip, None, None, rate_limited=True)
-                await _send_json(send, 429, {"error": "Too Many Requests"}, cors)
+                await send_json(send, 429, {"error": "Too Many Requests"}, cors)
                 return
-            body = await _read_body(headers, receive, options.max_body_bytes)
+            body = await read_body(headers, receive, options.max_body_bytes)
             if body is None:
-                await _send_json(send, 413, {"error": "Payload Too Large"}, cors)
+                await send_json(send, 413, {"error": "Payload Too Large"}, cors)
                 return
-            message = _parse_json(body)
-            self._audit(ip, _method_of(message), _tool_name_of(message))
-            receive = _replay_body(body, receive)
+            message = parse_json(body)
+            self._audit(ip, method_of(message), tool_name_of(message))
+            receive = replay_body(body, receive)
 
         if self._closing:
-            await _send_json(send, 503, {"error": "Server shutting down"}, cors)
+            await send_json(send, 503, {"error": "Server shutting down"}, cors)
             return
         await self._route(scope, receive, send, headers, message, ip, cors)
 
@@ -377,12 +324,12 @@ class HttpTransport:
     ) -> None:
         """Hand a checked request to its session, or open one for an initialize POST."""
         method = scope["method"]
-        cors_send = _with_headers(send, cors)
+        cors_send = with_headers(send, cors)
         session_id = headers.get(MCP_SESSION_ID_HEADER)
         if session_id is not None:
             transport = self._sessions.get(session_id)
             if transport is None:
-                await _send_json(send, 404, {"error": "Session not found"}, cors)
+                await send_json(send, 404, {"error": "Session not found"}, cors)
                 return
             await transport.handle_request(scope, receive, cors_send)
             if transport.is_terminated:
@@ -390,17 +337,17 @@ class HttpTransport:
                 await self._discard_session(session_id, transport)
             return
         if method != "POST":
-            await _send_json(send, 400, {"error": "Missing Mcp-Session-Id header"}, cors)
+            await send_json(send, 400, {"error": "Missing Mcp-Session-Id header"}, cors)
             return
-        if _method_of(message) != "initialize" or _request_id(message) is None:
+        if method_of(message) != "initialize" or request_id_of(message) is None:
             # Only an initialize request can open a session; anything else allocates
             # nothing (D34), so bogus requests cannot use up max_sessions.
-            await _send_json(
+            await send_json(
                 send,
                 400,
                 {
                     "jsonrpc": "2.0",
-                    "id": _request_id(message),
+                    "id": request_id_of(message),
                     "error": {
                         "code": _JSONRPC_INVALID_REQUEST,
                         "message": "Bad Request: Mcp-Session-Id header required; only an "
@@ -412,7 +359,7 @@ class HttpTransport:
             return
         if len(self._sessions) >= self._options.max_sessions:
             self._audit(ip, "initialize", None)
-            await _send_json(send, 429, {"error": "Too Many Sessions"}, cors)
+            await send_json(send, 429, {"error": "Too Many Sessions"}, cors)
             return
         await self._open_session(scope, receive, cors_send)
 
@@ -433,7 +380,7 @@ class HttpTransport:
         established = False
         try:
             await task_group.start(self._run_session, session_id, transport)
-            status = await _answer_and_report_status(transport, scope, receive, send)
+            status = await answer_and_report_status(transport.handle_request, scope, receive, send)
             established = status is not None and status < 400
         finally:
             if not established:
@@ -558,137 +505,3 @@ async def _bind(host: str, port: int) -> socket.socket:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _encode(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-async def _send_json(
-    send: Send,
-    status: int,
-    payload: Any,
-    headers: Sequence[tuple[str, str]] = (),
-) -> None:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    await _send(send, status, body, [("Content-Type", "application/json"), *headers])
-
-
-async def _send_text(
-    send: Send, status: int, text: str, headers: Sequence[tuple[str, str]] = ()
-) -> None:
-    await _send(send, status, text.encode(), [("Content-Type", "text/plain"), *headers])
-
-
-async def _send_empty(send: Send, status: int, headers: Sequence[tuple[str, str]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[str, str]]) -> None:
-    all_headers = [*headers, ("Content-Length", str(len(body)))]
-    await send({"type": "http.response.start", "status": status, "headers": _encode(all_headers)})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _with_headers(send: Send, headers: Sequence[tuple[str, str]]) -> Send:
-    """``send`` adding ``headers`` to the response start (the CORS headers)."""
-    if not headers:
-        return send
-    extra = _encode(headers)
-
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
-        await send(message)
-
-    return send_with_headers
-
-
-async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed ``limit`` bytes.
-
-    A declared ``Content-Length`` over the limit is refused before reading anything;
-    otherwise reading stops at the first chunk that crosses it.
-    """
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the already-read body over once, then defers to the real
-    one (which then reports the disconnect)."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _answer_and_report_status(
-    transport: StreamableHTTPServerTransport, scope: Scope, receive: Receive, send: Send
-) -> int | None:
-    status: int | None = None
-
-    async def watch(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-        await send(message)
-
-    await transport.handle_request(scope, receive, watch)
-    return status
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None  # the SDK transport answers malformed JSON itself
-
-
-def _method_of(message: Any) -> str | None:
-    if isinstance(message, dict):
-        method = message.get("method")
-        if isinstance(method, str):
-            return method
-    return None
-
-
-def _tool_name_of(message: Any) -> str | None:
-    if isinstance(message, dict):
-        params = message.get("params")
-        if isinstance(params, dict):
-            name = params.get("name")
-            if isinstance(name, str):
-                return name
-    return None
-
-
-def _request_id(message: Any) -> str | int | None:
-    if isinstance(message, dict):
-        request_id = message.get("id")
-        if isinstance(request_id, str | int) and not isinstance(request_id, bool):
-            return request_id
-    return None
