@@ -94,7 +94,7 @@ async def test_stdio_serves_the_workflow_to_the_sdk_client(tmp_path: Path) -> No
     assert f"[ageflow mcp] greet@{cli_version()} listening on stdio" in log.read_text()
 
 
-async def test_stdio_exits_0_when_stdin_closes(tmp_path: Path) -> None:
+async def _stops_when_stdin_closes(tmp_path: Path) -> None:
     workflow = workflow_file(tmp_path)
     async with serve_process(str(workflow), "--name", "named", cwd=tmp_path) as (process, banner):
         assert banner == f"[ageflow mcp] named@{cli_version()} listening on stdio"
@@ -110,7 +110,7 @@ async def test_stdio_exits_0_when_stdin_closes(tmp_path: Path) -> None:
             assert await process.wait() == 0
 
 
-async def test_sigterm_stops_an_idle_async_stdio_server_with_exit_0(tmp_path: Path) -> None:
+async def _stops_on_sigterm_while_idle(tmp_path: Path) -> None:
     # The stdin pipe stays open and silent: the server must still stop on the signal.
     workflow = workflow_file(tmp_path)
     async with serve_process(str(workflow), "--async", cwd=tmp_path) as (process, banner):
@@ -120,6 +120,15 @@ async def test_sigterm_stops_an_idle_async_stdio_server_with_exit_0(tmp_path: Pa
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(START_TIMEOUT):
             assert await process.wait() == 0
+
+
+async def test_stdio_exits_0_when_stdin_closes_and_on_sigterm(tmp_path: Path) -> None:
+    # Two servers at once: each spends most of its time importing.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with anyio.create_task_group() as group:
+        group.start_soon(_stops_when_stdin_closes, tmp_path / "a")
+        group.start_soon(_stops_on_sigterm_while_idle, tmp_path / "b")
 
 
 def _free_port() -> int:
@@ -175,11 +184,11 @@ def test_bind_and_construction_errors_are_one_line_exit_1(tmp_path: Path) -> Non
         ]
         results = [(p.wait(START_TIMEOUT), p.communicate()[1]) for p in processes]
     (bind_code, bind_err), (build_code, build_err) = results
-    assert bind_code == 1
+    assert bind_code == 1, bind_err
     assert bind_err.splitlines() == [
         f"ageflow: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
-    assert build_code == 1
+    assert build_code == 1, build_err
     lines = build_err.splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 1, build_err
     assert lines[0].startswith("ageflow: WORKFLOW_NOT_MCP_EXPOSABLE")
