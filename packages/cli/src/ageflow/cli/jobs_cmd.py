@@ -142,7 +142,10 @@ def list_jobs(
 
 
 def show_job(job_id: JobId, job_db: JobDb = DEFAULT_JOB_DB, as_json: AsJson = False) -> None:
-    """Show one job: state, owner, policy, input, journaled steps, error or result."""
+    """Show one job in detail.
+
+    State, owner, policy, input, the steps journaled so far, and its error or result.
+    """
 
     async def read(store: SqliteRunStore) -> tuple[RunRecord, Any, list[dict[str, Any]]]:
         record = await get_job(store, job_id, job_db)
@@ -201,7 +204,11 @@ def show_job(job_id: JobId, job_db: JobDb = DEFAULT_JOB_DB, as_json: AsJson = Fa
 
 
 def cancel(job_id: JobId, job_db: JobDb = DEFAULT_JOB_DB) -> None:
-    """Cancel a job nobody is executing (a running server's jobs: use its MCP tool)."""
+    """Cancel a job.
+
+    A job a running server owns is refused: cancel it with that server's MCP tool
+    cancel_workflow.
+    """
     outcome = _with_store(job_db, lambda store: cancel_job(store, job_id, job_db))
     if outcome.cancelled:
         typer.echo(f"Cancelled job {job_id} (was {outcome.prior_state}).")
@@ -232,7 +239,11 @@ def resume(
     ] = None,
     job_db: JobDb = DEFAULT_JOB_DB,
 ) -> None:
-    """Answer a job's checkpoint and continue it in this process until it ends or pauses."""
+    """Approve or reject a job's checkpoint and continue the job here.
+
+    The job runs in this process until it ends or waits at another checkpoint. A job a
+    running server owns is refused: answer it with that server's MCP tool resume_workflow.
+    """
     if approve is None:
         raise UsageError("jobs resume requires --approve or --reject")
 
@@ -306,7 +317,10 @@ def prune(
         ),
     ] = None,
 ) -> None:
-    """Delete finished jobs (done, failed, cancelled); unfinished ones are never touched."""
+    """Delete finished jobs.
+
+    Done, failed and cancelled jobs go; running and waiting ones are never touched.
+    """
     now = now_ms()
     cutoff = now + 1 if older_than is None else now - int(older_than * 1000)
 
