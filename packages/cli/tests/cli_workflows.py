@@ -37,7 +37,12 @@ def clean(t: Text) -> Text:
 
 async def wait(t: Text) -> Text:
     record("wait:start")
-    await anyio.sleep(t.delay)
+    release = os.environ.get("AGEFLOW_TEST_RELEASE")
+    if release:  # held until the test creates this file
+        while not os.path.exists(release):
+            await anyio.sleep(0.02)
+    else:
+        await anyio.sleep(t.delay)
     record("wait:end")
     return t
 

@@ -10,6 +10,7 @@ nobody can answer).
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 
 import anyio
 import typer
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pydantic_core import to_jsonable_python
 from rich.console import Console
 
@@ -28,7 +30,7 @@ from ageflow.cli.loading import load_workflow
 from ageflow.cli.params import WorkflowSpec
 from ageflow.cli.run_input import parse_input
 from ageflow.cli.run_view import RunView
-from ageflow.core.events import RunHandle, WorkflowEvent
+from ageflow.core.events import CheckpointEvent, RunHandle, WorkflowEvent
 from ageflow.core.wire import compact_json
 from ageflow.core.workflow import WorkflowDef
 from ageflow.server import (
@@ -106,8 +108,15 @@ async def _run(
     spec: str,
 ) -> RunHandle:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    checkpoints, arrivals = anyio.create_memory_object_stream[CheckpointEvent](math.inf)
     with RunView(err, live=err.is_terminal and not as_json) as view:
-        on_event = _print_json_line if as_json else view.on_event
+        show = _print_json_line if as_json else view.on_event
+
+        def on_event(event: WorkflowEvent) -> None:
+            show(event)
+            if isinstance(event, CheckpointEvent):
+                checkpoints.send_nowait(event)
+
         async with _open_store(job_db) as store, create_runner(store=store) as runner:
             handle = await _start(runner, workflow, value, resume, on_event)
             if job_db is not None:
@@ -119,13 +128,16 @@ async def _run(
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as group:
                     group.start_soon(_cancel_on_signal, scope)
-                    final = await _drive(runner, handle.run_id)
+                    group.start_soon(_close_when_finished, runner, handle.run_id, checkpoints)
+                    await _answer_checkpoints(runner, handle.run_id, arrivals, view)
                     group.cancel_scope.cancel()
             if scope.cancelled_caught:
                 raise RunInterrupted(
                     f"interrupted; run {handle.run_id} "
                     + ("is stored and can resume" if job_db else "is lost (no --job-db)")
                 )
+            final = await runner.get(handle.run_id)
+    assert final is not None
     return final
 
 
@@ -155,16 +167,31 @@ async def _start(
         ) from exc
 
 
-async def _drive(runner: WorkflowRunner, run_id: str) -> RunHandle:
-    """Wait for the end, answering each checkpoint the run stops at."""
-    while True:
+async def _close_when_finished(
+    runner: WorkflowRunner, run_id: str, checkpoints: MemoryObjectSendStream[CheckpointEvent]
+) -> None:
+    await runner.wait(run_id)
+    checkpoints.close()
+
+
+async def _answer_checkpoints(
+    runner: WorkflowRunner,
+    run_id: str,
+    arrivals: MemoryObjectReceiveStream[CheckpointEvent],
+    view: RunView,
+) -> None:
+    """Answer each checkpoint the run reaches, in order, until the run ends.
+
+    Following the events (not the state) answers every checkpoint exactly once, even
+    when one comes right after another.
+    """
+    async for checkpoint in arrivals:
+        with view.paused():
+            approved = await decide_checkpoint(checkpoint.task_name, checkpoint.message)
+        # The event comes just before the pause is stored; resume needs the stored pause.
         handle = await runner.wait_for(run_id, "awaiting-checkpoint")
-        assert handle is not None
-        if handle.state != "awaiting-checkpoint" or handle.pending_checkpoint is None:
-            return handle
-        checkpoint = handle.pending_checkpoint
-        approved = await decide_checkpoint(checkpoint.task_name, checkpoint.message)
-        await runner.resume(run_id, approved)
+        if handle is not None and handle.state == "awaiting-checkpoint":
+            await runner.resume(run_id, approved)
 
 
 async def _cancel_on_signal(scope: anyio.CancelScope) -> None:

@@ -7,6 +7,8 @@ only the result.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -109,6 +111,18 @@ class RunView:
         if self._live is not None:
             self._live.update(self.table(), refresh=True)
             self._live.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing while someone answers a question on the terminal."""
+        if self._live is None:
+            yield
+            return
+        self._live.stop()
+        try:
+            yield
+        finally:
+            self._live.start()
 
     def on_event(self, event: WorkflowEvent) -> None:
         """Follow one event (called by the runner; must not raise)."""

@@ -1,0 +1,162 @@
+"""``ageflow run`` as a real process: SIGKILL and ``--resume``, and approval at a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cli_workflows import COUNTING, write
+
+AGEFLOW = str(Path(sys.executable).parent / "ageflow")
+DEADLINE_S = 60
+
+
+def wait_until(predicate, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def calls_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AGEFLOW_TEST_CALLS": str(tmp_path / "calls.txt"),
+        "AGEFLOW_TEST_RELEASE": str(tmp_path / "release"),
+        "NO_COLOR": "1",
+    }
+
+
+class Terminal:
+    """A pty for a child's stdin and stderr; everything it prints is drained in a thread."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        self.seen = b""
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+
+    def start(self) -> None:
+        os.close(self.slave)  # the child holds its own copy now
+        self._reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self.seen += chunk
+
+    def wait_for(self, marker: bytes) -> None:
+        wait_until(lambda: marker in self.seen, f"{marker!r} on the terminal")
+
+    def answer(self, line: bytes) -> None:
+        os.write(self.master, line)
+
+    def close(self) -> bytes:
+        self._reader.join(timeout=DEADLINE_S)
+        os.close(self.master)
+        return self.seen
+
+
+def test_run_killed_mid_task_resumes_without_rerunning_finished_steps(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    workflow = write(tmp_path, "wf.py", COUNTING)
+    db = tmp_path / "runs.sqlite"
+    calls = tmp_path / "calls.txt"
+    first = subprocess.Popen(
+        [AGEFLOW, "run", str(workflow), "--job-db", str(db), "--input", '{"text": " abcdef "}'],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        wait_until(lambda: "wait:start" in calls_of(calls), "the wait task to start")
+    finally:
+        first.send_signal(signal.SIGKILL)
+    _, first_err = first.communicate(timeout=DEADLINE_S)
+    assert first.returncode == -signal.SIGKILL
+    run_id = first_err.decode().split("run ", 1)[1].split()[0]
+    assert calls_of(calls) == ["clean", "wait:start"]
+
+    (tmp_path / "release").touch()
+    # The resumed run reaches the checkpoint; a person answers at a terminal (a pty).
+    terminal = Terminal()
+    second = subprocess.Popen(
+        [AGEFLOW, "run", str(workflow), "--job-db", str(db), "--resume", run_id],
+        stdin=terminal.slave,
+        stdout=subprocess.PIPE,
+        stderr=terminal.slave,
+        env=env,
+    )
+    terminal.start()
+    try:
+        terminal.wait_for(b"[y/N]")
+        terminal.answer(b"y\n")
+        out, _ = second.communicate(timeout=DEADLINE_S)
+    finally:
+        if second.poll() is None:
+            second.kill()
+        shown = terminal.close()
+    assert second.returncode == 0, shown.decode(errors="replace")
+    assert b"restored" in shown and b"Shout it?" in shown
+    assert json.loads(out)["shout"] == {"text": "ABC", "delay": 0.0}
+    # "clean" ran once; "wait" ran again (it was in flight), then the rest once each.
+    assert calls_of(calls) == [
+        "clean",
+        "wait:start",
+        "wait:start",
+        "wait:end",
+        "shorten",
+        "shorten",
+        "shorten",
+        "shout",
+    ]
+
+
+def test_answering_no_at_the_terminal_rejects_the_checkpoint(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    workflow = write(tmp_path, "wf.py", COUNTING)
+    (tmp_path / "release").touch()
+    terminal = Terminal()
+    process = subprocess.Popen(
+        [AGEFLOW, "run", str(workflow), "--input", '{"text": "abcd"}'],
+        stdin=terminal.slave,
+        stdout=subprocess.PIPE,
+        stderr=terminal.slave,
+        env=env,
+    )
+    terminal.start()
+    try:
+        terminal.wait_for(b"[y/N]")
+        terminal.answer(b"n\n")
+        out, _ = process.communicate(timeout=DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        tail = terminal.close()
+    assert process.returncode == 1
+    assert out == b""
+    assert b"rejected at its checkpoint" in tail
+    assert "shout" not in calls_of(tmp_path / "calls.txt")
