@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ageflow.core import Checkpoint, define_function, define_workflow, task
+from ageflow.core import Checkpoint, define_function, define_workflow, loop, task
 from ageflow.core.events import WorkflowEvent
 from ageflow.server import (
     RunNotFoundError,
@@ -102,3 +102,42 @@ async def test_recover_run_returns_a_finished_run_as_it_is(tmp_path: Path) -> No
         again = await runner.recover_run(other, handle.run_id)
         assert again.state == "done"
         assert handle.run_id not in runner._live
+
+
+looping = define_workflow(
+    name="looping",
+    tasks={
+        "draft": task(_step("draft")),
+        "polish": loop(
+            tasks={"edit": task(_step("edit"), input=lambda ctx: ctx["draft"].output)},
+            max=3,
+            until=lambda ctx: True,
+            depends_on=["draft"],
+        ),
+        "publish": task(
+            _step("publish"),
+            depends_on=["polish"],
+            input=lambda ctx: ctx["polish"].output["edit"].output,
+            hitl=Checkpoint("Publish?"),
+        ),
+    },
+)
+
+
+async def test_progress_counts_top_level_tasks_once_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    async with SqliteRunStore(path) as store, create_runner(store=store) as first:
+        handle = await first.fire(looping, "x")
+        await first.wait_for(handle.run_id, "awaiting-checkpoint")
+        record = await first.get_record(handle.run_id)
+        # draft and the loop: the loop's body step does not count as a task.
+        assert record is not None and record.progress["tasksCompleted"] == 2
+    async with SqliteRunStore(path) as store, create_runner(store=store) as second:
+        await second.recover_run(looping, handle.run_id)
+        await second.wait_for(handle.run_id, "awaiting-checkpoint")
+        await second.resume(handle.run_id, True)
+        await second.wait(handle.run_id)
+        record = await second.get_record(handle.run_id)
+        # Restored tasks are not counted a second time.
+        assert record is not None and record.progress["tasksCompleted"] == 3
+        assert record.progress["completedTasks"] == ["draft", "polish", "publish"]

@@ -119,7 +119,14 @@ class LiveRun:
         if event.type == "task:start":
             progress["lastTaskStart"] = {"taskName": event.task_name, "at": at}
         elif event.type in ("task:complete", "task:restored"):
-            progress["tasksCompleted"] = int(progress.get("tasksCompleted", 0)) + 1
+            key = event.step_key or event.task_name
+            # Top-level tasks only (a loop counts once, not each body step per iteration),
+            # each once: a task restored after a restart was already counted.
+            if "/" not in key:
+                completed = progress.setdefault("completedTasks", [])
+                if key not in completed:
+                    completed.append(key)
+                progress["tasksCompleted"] = len(completed)
         elif event.type == "budget:warning":
             progress["lastBudgetWarning"] = {
                 "spentUsd": event.spent_usd,
