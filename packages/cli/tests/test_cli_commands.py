@@ -280,3 +280,10 @@ def test_resume_of_a_finished_run_prints_its_result(tmp_path: Path) -> None:
     again = invoke("run", str(path), "--job-db", str(db), "--resume", run_id)
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout) == {"upper": {"text": "A"}}
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "wf.py", "raise KeyboardInterrupt\n")
+    result = invoke("validate", str(path))
+    assert result.exit_code == 130
+    assert "Traceback" not in result.stderr

@@ -419,15 +419,15 @@ def test_load_error_is_one_line_exit_1_before_anything_is_created(
     assert not (tmp_path / ".ageflow").exists()
 
 
-def test_zero_cost_ceiling_is_refused_by_the_server_as_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The flag rule allows 0 (as the original did); the server's ceilings do not.
+def test_zero_cost_ceiling_reaches_the_server(tmp_path: Path) -> None:
+    # The flag rule allows 0 (as the original did) and so do the server's ceilings:
+    # nothing may be spent, so only free (function) tasks can run.
+    from ageflow.cli.loading import load_workflow
+    from ageflow.cli.mcp_serve_build import build_server
+
     workflow = tmp_path / "greet.py"
     shutil.copy(Path(__file__).with_name("cli_mcp_greet_workflow.py"), workflow)
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["mcp", "serve", str(workflow), "--max-cost", "0"])
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "ageflow: max_cost_usd must be a positive number or None, got: 0.0"
-    ]
+    args = parse_mcp_serve_args([str(workflow), "--max-cost", "0"])
+    server = build_server(args, load_workflow(str(workflow)))
+    assert server.ceilings.max_cost_usd == 0
+    assert server.ceiling_warnings == ()

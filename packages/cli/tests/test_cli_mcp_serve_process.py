@@ -192,3 +192,22 @@ def test_bind_and_construction_errors_are_one_line_exit_1(tmp_path: Path) -> Non
     lines = build_err.splitlines()
     assert len(lines) == 1, build_err
     assert lines[0].startswith("ageflow: WORKFLOW_NOT_MCP_EXPOSABLE")
+
+
+def test_clamped_ceilings_are_reported_on_stderr_and_in_the_log(tmp_path: Path) -> None:
+    # The workflow keeps the default 1 USD cost ceiling: --max-cost 50 is clamped (D27:
+    # each warning is a whole line). stdin is empty, so the server stops at once.
+    workflow = workflow_file(tmp_path)
+    log = tmp_path / "serve.log"
+    done = subprocess.run(
+        [*AGEFLOW, "mcp", "serve", str(workflow), "--max-cost", "50", "--log-file", str(log)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    warning = "[mcp] CLI max_cost_usd=50 clamped to workflow ceiling 1 (workflow greet)\n"
+    assert warning in done.stderr
+    assert warning in log.read_text()

@@ -84,16 +84,23 @@ def test_workflow_opted_out_is_refused_with_the_mcp_code():
 @pytest.mark.parametrize(
     "bad",
     [
-        {"max_cost_usd": 0},
         {"max_cost_usd": -1},
+        {"max_duration_sec": 0},
         {"max_duration_sec": float("nan")},
         {"max_turns": 1.5},
         {"max_turns": True},
     ],
 )
 def test_invalid_operator_values_are_rejected(bad):
-    with pytest.raises(ValueError, match="must be a positive"):
+    with pytest.raises(ValueError, match=r"must be a (positive|non-negative)"):
         CliCeilings(**bad)
+
+
+def test_a_zero_cost_ceiling_is_allowed_and_lowers_the_workflows():
+    # `--max-cost 0` (accepted by the CLI, as in the original): nothing may be spent.
+    composed = compose_ceilings(WF, CliCeilings(max_cost_usd=0))
+    assert composed.ceilings == EffectiveCeilings(0, 1800.0, 100)
+    assert composed.warnings == ()
 
 
 def test_run_policy_fields_from_a_start_time():

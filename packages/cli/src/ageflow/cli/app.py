@@ -70,8 +70,6 @@ class OneLineErrors(TyperGroup):
             path = ctx.command_path if ctx is not None else "ageflow"
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             _fail(exc, int(getattr(exc, "exit_code", 1)), path, message)
-        except (KeyboardInterrupt, SystemExit):
-            raise
         except Exception as exc:
             _fail(exc, 1, "ageflow", f"{type(exc).__name__}: {exc}")
         # Without standalone mode click returns the exit code of typer.Exit, else None.

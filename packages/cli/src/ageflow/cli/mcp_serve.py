@@ -125,7 +125,7 @@ def run_mcp_serve(args: McpServeArgs) -> None:
     from ageflow.cli.mcp_serve_build import AuditLog, build_server, http_options
 
     workflow = load_workflow(args.workflow)
-    server, warnings = build_server(args, workflow)
+    server = build_server(args, workflow)
     with ExitStack() as stack:
         log = _open_log(args, stack)
         options: HttpOptions | None = None
@@ -135,7 +135,7 @@ def run_mcp_serve(args: McpServeArgs) -> None:
                 audit = AuditLog(args.audit_log)
                 stack.callback(audit.close)
             options = http_options(args, audit)
-        for warning in warnings:
+        for warning in server.ceiling_warnings:  # clamped operator ceilings
             log.write(warning)
         log.flush()
         try:
@@ -153,9 +153,9 @@ def _transport(
     server: McpServer, options: HttpOptions | None, log: TextIO
 ) -> Callable[[], Awaitable[None]]:
     if options is None:
-        from ageflow.cli.mcp_stdio import serve_stdio_until_closed
+        from ageflow.mcp_server.stdio import serve_stdio
 
-        return lambda: serve_stdio_until_closed(server, log=log)
+        return lambda: serve_stdio(server, log=log)
     from ageflow.mcp_server.http import serve_http
 
     return lambda: serve_http(server, options, log=log)

@@ -23,7 +23,6 @@ from ageflow.mcp_server import (
     McpServer,
     McpServerError,
     ResolvedConcurrencyConfig,
-    compose_ceilings,
     create_mcp_server,
     single_workflow_concurrency_config,
 )
@@ -63,11 +62,10 @@ def concurrency_config(
     )
 
 
-def build_server(args: McpServeArgs, workflow: WorkflowDef) -> tuple[McpServer, tuple[str, ...]]:
-    """The server, and the clamp warnings (each ending in a newline) for the log."""
+def build_server(args: McpServeArgs, workflow: WorkflowDef) -> McpServer:
+    """The server the flags describe; construction errors become one-line CliErrors."""
     ceilings = operator_ceilings(args)
     try:
-        warnings = compose_ceilings(workflow, ceilings).warnings
         server = create_mcp_server(
             workflow,
             name=present(args.server_name) or workflow.name,
@@ -84,7 +82,7 @@ def build_server(args: McpServeArgs, workflow: WorkflowDef) -> tuple[McpServer, 
         )
     except (McpServerError, ValueError) as exc:
         raise CliError(one_line(str(exc))) from exc
-    return server, warnings
+    return server
 
 
 class AuditLog:

@@ -46,7 +46,14 @@ class CliCeilings:
             if value is ABSENT or value is None:
                 continue
             bad = isinstance(value, bool) or not isinstance(value, int | float)
-            if bad or not math.isfinite(value) or value <= 0:
+            # A cost ceiling of 0 is meaningful (nothing may be spent: only free tasks run);
+            # a zero duration or turn count is not.
+            if axis == "max_cost_usd":
+                if bad or not math.isfinite(value) or value < 0:
+                    raise ValueError(
+                        f"{axis} must be a non-negative number or None, got: {value!r}"
+                    )
+            elif bad or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{axis} must be a positive number or None, got: {value!r}")
             if axis == "max_turns" and not isinstance(value, int):
                 raise ValueError(f"max_turns must be a positive integer, got: {value!r}")
