@@ -126,7 +126,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def describe(status: dict[str, Any]) -> str:
-    text = status["state"]
+    text = str(status["state"])
     current = status.get("currentTask")
     if current:
         if current.get("kind") == "checkpoint":
