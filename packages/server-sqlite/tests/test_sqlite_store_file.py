@@ -221,44 +221,75 @@ async def test_two_stores_creating_one_new_file_at_once_both_open(db_path, make_
 
 
 async def test_an_older_file_is_migrated_forward(db_path, make_record, monkeypatch) -> None:
-    async with SqliteRunStore(db_path) as store:  # written at version 1
+    current = latest_version()
+    async with SqliteRunStore(db_path) as store:  # written at the current version
         await store.create_run(make_record("r1"), {"q": 1})
 
-    async def v2_add_note(conn) -> None:
+    async def add_note(conn) -> None:
         await conn.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         await conn.execute("UPDATE runs SET note = 'migrated'")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, 2: v2_add_note})
+    monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, current + 1: add_note})
 
     async with SqliteRunStore(db_path) as store:
         assert await store.get_input("r1") == StoredInput({"q": 1})
 
     with raw(db_path) as conn:
         assert conn.execute("SELECT note FROM runs").fetchall() == [("migrated",)]
-        assert conn.execute("SELECT value FROM meta").fetchall() == [("2",)]
+        assert conn.execute("SELECT value FROM meta").fetchall() == [(str(current + 1),)]
 
 
 async def test_a_failed_migration_changes_nothing(db_path, make_record, monkeypatch) -> None:
+    current = latest_version()
     async with SqliteRunStore(db_path) as store:
         await store.create_run(make_record("r1"), {})
 
-    async def v2_half_done(conn) -> None:
+    async def half_done(conn) -> None:
         await conn.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         await conn.execute("INSERT INTO no_such_table VALUES (1)")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, 2: v2_half_done})
+    monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, current + 1: half_done})
     with pytest.raises(RunStoreError) as caught:
         await SqliteRunStore(db_path).open()
     assert str(db_path) in str(caught.value)
-    assert "version 2" in str(caught.value)
+    assert f"version {current + 1}" in str(caught.value)
 
     with raw(db_path) as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
         assert "note" not in columns
-        assert conn.execute("SELECT value FROM meta").fetchall() == [("1",)]
+        assert conn.execute("SELECT value FROM meta").fetchall() == [(str(current),)]
     monkeypatch.undo()
     async with SqliteRunStore(db_path) as store:
         assert [r.run_id for r in await store.list_runs()] == ["r1"]
+
+
+async def test_a_version_1_file_gains_one_statement_run_creation(
+    db_path, make_record, monkeypatch
+) -> None:
+    # A file written before version 2 (runs created with four statements) keeps its
+    # runs and then creates runs through the run_creations view.
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", {1: schema.MIGRATIONS[1]})
+        async with SqliteRunStore(db_path) as store:
+            pass
+        with raw(db_path) as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, workflow_name, state, created_at, last_event_at,"
+                " payload) VALUES ('old', 'wf', 'done', 1, 1, ?)",
+                (make_record("old").to_json(),),
+            )
+            conn.execute("INSERT INTO run_inputs (run_id, input) VALUES ('old', '[1]')")
+            conn.commit()
+    async with SqliteRunStore(db_path) as store:
+        assert await store.get_input("old") == StoredInput([1])
+        await store.create_run(make_record("new"), {"q": 2})
+        assert await store.get_input("new") == StoredInput({"q": 2})
+        with pytest.raises(RunStoreError, match="already exists"):
+            await store.create_run(make_record("new"), {"q": 3})
+        assert await store.get_input("new") == StoredInput({"q": 2})  # nothing half-written
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [("2",)]
+        assert conn.execute("SELECT count(*) FROM run_inputs").fetchone() == (2,)
 
 
 # -- indexes and plans ------------------------------------------------------------

@@ -16,13 +16,13 @@ _UNFINISHED = ", ".join(f"'{state}'" for state in sorted(UNFINISHED_STATES))
 
 RUN_COLUMNS = "payload, owner, lease_until"
 
-INSERT_RUN = """
-    INSERT INTO runs (run_id, workflow_name, state, created_at, last_event_at,
-                      owner, lease_until, payload)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (run_id) DO NOTHING
+# One statement for a run and its input (the view's trigger writes both rows, atomically);
+# a run id already taken fails the whole statement with a UNIQUE constraint error.
+CREATE_RUN = """
+    INSERT INTO run_creations (run_id, workflow_name, state, created_at, last_event_at,
+                               owner, lease_until, payload, input)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-INSERT_INPUT = "INSERT INTO run_inputs (run_id, input) VALUES (?, ?)"
 
 SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
 SELECT_INPUT = "SELECT input FROM run_inputs WHERE run_id = ?"

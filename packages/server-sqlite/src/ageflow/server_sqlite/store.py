@@ -299,23 +299,23 @@ class SqliteRunStore:
 
     async def create_run(self, record: RunRecord, input: Any) -> None:
         payload, input_text = record.to_json(), json.dumps(input)
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                queries.INSERT_RUN,
-                (
-                    record.run_id,
-                    record.workflow_name,
-                    record.state,
-                    record.created_at,
-                    record.last_event_at,
-                    record.owner,
-                    record.lease_until,
-                    payload,
-                ),
-            )
-            if cursor.rowcount == 0:
-                raise RunStoreError(f"a run with id {record.run_id!r} already exists")
-            await conn.execute(queries.INSERT_INPUT, (record.run_id, input_text))
+        params = (
+            record.run_id,
+            record.workflow_name,
+            record.state,
+            record.created_at,
+            record.last_event_at,
+            record.owner,
+            record.lease_until,
+            payload,
+            input_text,
+        )
+        try:
+            await self._write(queries.CREATE_RUN, params)
+        except RunStoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise RunStoreError(f"a run with id {record.run_id!r} already exists") from exc
+            raise
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._fetch(queries.SELECT_RUN, (run_id,))
