@@ -45,6 +45,7 @@ from ageflow.executor.callbacks import call_maybe_async
 from ageflow.executor.engine import CheckpointHandler
 from ageflow.executor.executor import AbortSignal
 from ageflow.executor.journal import StepRecord
+from ageflow.server.deadlines import DeadlineWatch
 from ageflow.server.errors import (
     CheckpointTimeoutError,
     InvalidRunStateError,
@@ -117,6 +118,7 @@ class WorkflowRunner:
         self._live: dict[str, LiveRun] = {}
         self._workflows: dict[str, WorkflowDef] = {}
         self._group: TaskGroup | None = None
+        self._deadlines: DeadlineWatch[LiveRun] = DeadlineWatch(self._deadline_passed)
         self._closed = False
         # Fired runs still delivering events or reporting their outcome.
         self._reporting: set[anyio.Event] = set()
@@ -275,12 +277,17 @@ class WorkflowRunner:
             live.stream = stream
             if live.cancel_requested or live.detached:
                 stream.cancel()
-            async with anyio.create_task_group() as timers:
-                if policy.deadline_at is not None:
-                    timers.start_soon(self._deadline_timer, live, policy.deadline_at)
+            watched = (
+                None
+                if policy.deadline_at is None
+                else self._deadlines.add(policy.deadline_at, live)
+            )
+            try:
                 async with stream:
                     await stream.wait()
-                timers.cancel_scope.cancel()
+            finally:
+                if watched is not None:
+                    self._deadlines.drop(watched)
             outcome.result = stream.result
             await live.mark_done(outcome.result)
         except Exception as exc:
@@ -320,16 +327,21 @@ class WorkflowRunner:
 
         return on_checkpoint
 
-    async def _deadline_timer(self, live: LiveRun, deadline_at: int) -> None:
-        await anyio.sleep(max(0, deadline_at - now_ms()) / 1000)
-        await self._stop(live, RunDeadlineExceededError(deadline_at))
+    async def _deadline_passed(self, live: LiveRun) -> None:
+        deadline_at = live.record.policy.deadline_at
+        assert deadline_at is not None
+        with suppress(Exception):  # the run is cancelled either way; it reports the failure
+            await self._stop(live, RunDeadlineExceededError(deadline_at))
 
     async def _stop(self, live: LiveRun, reason: BaseException) -> None:
         """End a run for ``reason`` (deadline, checkpoint timeout): failed, then cancelled."""
         live.stop_reason = reason
-        await live.mark_failed(reason)
-        if live.stream is not None:
-            live.stream.cancel()
+        try:
+            await live.mark_failed(reason)
+        finally:
+            # Stopped even when the store write failed: the run's own path reports it.
+            if live.stream is not None:
+                live.stream.cancel()
 
     # --- acting on runs ---------------------------------------------------------------------
 
@@ -541,6 +553,7 @@ class WorkflowRunner:
         self._group = group
         group.start_soon(self._reaper_loop, name="ageflow reaper")
         group.start_soon(self._ownership_loop, name="ageflow leases")
+        group.start_soon(self._deadlines.run, name="ageflow deadlines")
 
     async def close(self) -> None:
         """Stop this runner's work. Unfinished runs stay in the store, recoverable, and
