@@ -159,3 +159,21 @@ async def test_stdout_carries_only_protocol_and_server_exits_when_stdin_closes(
     # The banner and the task's stray print went to stderr, never onto the protocol stream.
     assert "[ageflow mcp] stdio-test@0.1.0 listening on stdio" in stderr
     assert "stray output of greet" in stderr
+
+
+def test_gc_tuning_freezes_startup_objects_and_raises_the_young_threshold() -> None:
+    # Run in a child: the settings are process-wide.
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from ageflow.mcp_server.gc_tuning import tune_gc_for_serving\n"
+        "before = gc.get_freeze_count()\n"
+        "tune_gc_for_serving()\n"
+        "print(gc.get_freeze_count() > before, gc.get_threshold()[0])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["True", "10000"]

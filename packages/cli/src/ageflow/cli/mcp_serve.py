@@ -156,8 +156,12 @@ def _transport(
         from ageflow.mcp_server.stdio import serve_stdio
 
         return lambda: serve_stdio(server, log=log)
+    from ageflow.mcp_server.gc_tuning import tune_gc_for_serving
     from ageflow.mcp_server.http import serve_http
 
+    # serve_stdio tunes the collector itself (it owns the process's stdio); serve_http
+    # may be embedded in someone else's process, so only this command does it for HTTP.
+    tune_gc_for_serving()
     return lambda: serve_http(server, options, log=log)
 
 

@@ -22,6 +22,7 @@ import anyio
 import anyio.lowlevel
 from mcp.server.stdio import stdio_server
 
+from ageflow.mcp_server.gc_tuning import tune_gc_for_serving
 from ageflow.mcp_server.server import McpServer
 
 _CHUNK = 65536
@@ -101,9 +102,12 @@ async def serve_stdio(server: McpServer, *, log: TextIO | None = None) -> None:
     is open and unfinished jobs are recovered before the first request is read.
     Cancelling the caller's scope (a signal handler, a task group) stops it at any time,
     even while stdin is idle. The one-line banner goes to ``log`` (stderr by default).
+    Serving stdio makes this process a server, so the garbage collector is tuned for one
+    (see ``gc_tuning``).
     """
     out = sys.stderr if log is None else log
     sdk_server = server.server
+    tune_gc_for_serving()
     with claimed_stdin() as fd:
         async with server.running():
             print(f"[ageflow mcp] {server.name}@{server.version} listening on stdio", file=out)
