@@ -11,9 +11,7 @@ DEMO = Path(__file__).parents[2] / "examples" / "mcp_demo.py"
 
 
 def test_the_demo_survives_two_kills_and_finishes_the_job() -> None:
-    done = subprocess.run(
-        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=240
-    )
+    done = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     transcript = "\n".join(lines)

@@ -160,3 +160,32 @@ def test_answering_no_at_the_terminal_rejects_the_checkpoint(
     assert out == b""
     assert b"rejected at its checkpoint" in tail
     assert "shout" not in calls_of(tmp_path / "calls.txt")
+
+
+def test_json_output_closed_early_still_ends_the_run(tmp_path: Path, env: dict[str, str]) -> None:
+    # `ageflow run --json ... | head -1`: the reader goes away after one line; the run
+    # must still reach its checkpoint (rejected without a terminal) and exit.
+    workflow = write(tmp_path, "wf.py", COUNTING)
+    process = subprocess.Popen(
+        [AGEFLOW, "run", str(workflow), "--json", "--input", '{"text": "abcd"}'],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = json.loads(process.stdout.readline())
+    assert first["type"] == "workflow:start"
+    process.stdout.close()
+    # Only now may the run go on ("wait" holds until this file exists): every later
+    # event is written to a closed pipe.
+    (tmp_path / "release").touch()
+    process.stdout = None  # closed: communicate() reads stderr only
+    try:
+        _, err = process.communicate(timeout=DEADLINE_S)
+        assert process.returncode == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert b"rejected at its checkpoint" in err
+    assert b"Traceback" not in err

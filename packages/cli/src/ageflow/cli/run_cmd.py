@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -113,9 +114,9 @@ async def _run(
         show = _print_json_line if as_json else view.on_event
 
         def on_event(event: WorkflowEvent) -> None:
-            show(event)
-            if isinstance(event, CheckpointEvent):
+            if isinstance(event, CheckpointEvent):  # first: showing it may fail
                 checkpoints.send_nowait(event)
+            show(event)
 
         async with _open_store(job_db) as store, create_runner(store=store) as runner:
             handle = await _start(runner, workflow, value, resume, on_event)
@@ -202,8 +203,14 @@ async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
 
 
 def _print_json_line(event: WorkflowEvent) -> None:
-    sys.stdout.write(compact_json(event.to_wire()) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(compact_json(event.to_wire()) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop printing, let the run finish as usual.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def register(app: typer.Typer) -> None:
