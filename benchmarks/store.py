@@ -11,7 +11,8 @@ Per-step figures are microseconds per task of a whole run (executor included), b
 5. recover (store part): a file with 10,000 runs of which 10 unfinished: list the
    claimable ones and load their inputs and journals; time and RSS growth.
 
-Run: hatch run bench:python benchmarks/store.py   (--repeat 3, --steps 1000)
+Run: hatch run bench:python benchmarks/store.py   (--repeat 3, --steps 1000, --tuned-gc:
+the garbage-collector settings a server process uses, see ageflow.server.gc_tuning)
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ import anyio
 from ageflow.core import define_function, define_workflow, task
 from ageflow.core.metrics import TaskMetrics, WorkflowResult
 from ageflow.executor import StepRecord, WorkflowExecutor
-from ageflow.server import InMemoryRunStore, RunRecord, RunStore, create_runner
+from ageflow.server import (
+    InMemoryRunStore,
+    RunRecord,
+    RunStore,
+    create_runner,
+    tune_gc_for_serving,
+)
 from ageflow.server_sqlite import SqliteRunStore, queries
 
 TARGETS = {"chain": 200.0, "independent": 80.0}  # us per step, durable on SQLite
@@ -163,10 +170,19 @@ def populate(path: Path, runs: int, unfinished: int, steps_per_run: int) -> None
                 progress={"done": steps_per_run},
             )
             conn.execute(
-                queries.INSERT_RUN,
-                (run_id, "wf", state, i, i, None, None, record.to_json()),
+                queries.CREATE_RUN,
+                (
+                    run_id,
+                    "wf",
+                    state,
+                    i,
+                    i,
+                    None,
+                    None,
+                    record.to_json(),
+                    json.dumps({"q": f"question {i}"}),
+                ),
             )
-            conn.execute(queries.INSERT_INPUT, (run_id, json.dumps({"q": f"question {i}"})))
             for s in range(steps_per_run):
                 payload = step.to_json() | {"stepKey": f"t{s}"}
                 conn.execute(queries.UPSERT_STEP, (run_id, f"t{s}", json.dumps(payload)))
@@ -323,5 +339,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument(
+        "--tuned-gc",
+        action="store_true",
+        help="apply ageflow.server.tune_gc_for_serving() first, as a server process would",
+    )
     arguments = parser.parse_args()
+    if arguments.tuned_gc:
+        tune_gc_for_serving()
+        print("Garbage collector tuned for serving (tune_gc_for_serving).\n")
     anyio.run(main, arguments.repeat, arguments.steps)

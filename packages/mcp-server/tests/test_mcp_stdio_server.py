@@ -168,7 +168,7 @@ def test_gc_tuning_freezes_startup_objects_and_raises_the_young_threshold() -> N
 
     code = (
         "import gc\n"
-        "from ageflow.mcp_server.gc_tuning import tune_gc_for_serving\n"
+        "from ageflow.server.gc_tuning import tune_gc_for_serving\n"
         "before = gc.get_freeze_count()\n"
         "tune_gc_for_serving()\n"
         "print(gc.get_freeze_count() > before, gc.get_threshold()[0])\n"

@@ -156,8 +156,8 @@ def _transport(
         from ageflow.mcp_server.stdio import serve_stdio
 
         return lambda: serve_stdio(server, log=log)
-    from ageflow.mcp_server.gc_tuning import tune_gc_for_serving
     from ageflow.mcp_server.http import serve_http
+    from ageflow.server.gc_tuning import tune_gc_for_serving
 
     # serve_stdio tunes the collector itself (it owns the process's stdio); serve_http
     # may be embedded in someone else's process, so only this command does it for HTTP.

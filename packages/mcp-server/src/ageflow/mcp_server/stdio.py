@@ -22,8 +22,8 @@ import anyio
 import anyio.lowlevel
 from mcp.server.stdio import stdio_server
 
-from ageflow.mcp_server.gc_tuning import tune_gc_for_serving
 from ageflow.mcp_server.server import McpServer
+from ageflow.server.gc_tuning import tune_gc_for_serving
 
 _CHUNK = 65536
 

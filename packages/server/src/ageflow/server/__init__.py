@@ -14,6 +14,7 @@ from ageflow.server.errors import (
     TurnsExceededError,
     UnknownWorkflowError,
 )
+from ageflow.server.gc_tuning import tune_gc_for_serving
 from ageflow.server.memory_store import InMemoryRunStore
 from ageflow.server.records import (
     UNFINISHED_STATES,
@@ -58,4 +59,5 @@ __all__ = [
     "WorkflowRunner",
     "create_runner",
     "generate_run_id",
+    "tune_gc_for_serving",
 ]
