@@ -189,3 +189,36 @@ def test_json_output_closed_early_still_ends_the_run(tmp_path: Path, env: dict[s
             process.kill()
     assert b"rejected at its checkpoint" in err
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("script", ["ageflow", "agentwf"])
+def test_every_command_runs_as_an_installed_script(
+    tmp_path: Path, env: dict[str, str], script: str
+) -> None:
+    command = str(Path(sys.executable).parent / script)
+    workflow = str(write(tmp_path, "wf.py", COUNTING))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [command, *args],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_S,
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("ageflow ")
+    valid = run("validate", workflow)
+    assert valid.returncode == 0 and "✓ Workflow is valid" in valid.stdout
+    plan = run("dry-run", workflow)
+    assert plan.returncode == 0 and "── Loop: trim (max: 5 iterations)" in plan.stdout
+    made = run("init", "fresh")
+    assert made.returncode == 0 and (tmp_path / "fresh" / "workflow.py").is_file()
+    usage = run("mcp", "serve", workflow, "--port", "80")
+    assert usage.returncode == 2
+    assert usage.stderr.strip().splitlines() == ["ageflow: --port requires --http"]
+    listed = run("jobs", "list", "--job-db", str(tmp_path / "none.sqlite"))
+    assert listed.returncode == 1 and "no job database" in listed.stderr
