@@ -1,11 +1,12 @@
 """The stdio transport: one MCP client talking to this process over stdin and stdout.
 
 The SDK's own stdin reader blocks in a worker thread that cancellation cannot interrupt,
-so a server waiting for its client's next message would never stop on SIGTERM. Here
-stdin is read without threads: a private non-blocking duplicate of file descriptor 0,
-awaited with ``anyio.wait_readable``. Descriptor 0 itself points at the null device while
-serving, so child processes of tasks cannot swallow protocol bytes; stdout is guarded by
-the SDK (descriptor 1 points at stderr while serving).
+so a server waiting for its client's next message would never stop on SIGTERM, and its
+stdout writer takes two thread round trips per message. Here both ends use private
+non-blocking duplicates of descriptors 0 and 1, awaited with ``anyio.wait_readable`` and
+``wait_writable``: no threads. Meanwhile descriptor 0 points at the null device and 1 at
+stderr, so task code and child processes can neither swallow protocol input nor corrupt
+protocol output.
 """
 
 from __future__ import annotations
@@ -73,26 +74,67 @@ class StdinLines:
             self._eof = True
 
 
+class StdoutMessages:
+    """Protocol messages written straight to a non-blocking descriptor, awaited when full.
+
+    The SDK's own writer wraps stdout in a thread-backed file: two thread round trips
+    (write, flush) per message. Writing here costs one system call on the event loop.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def write(self, text: str) -> None:
+        pending = memoryview(text.encode("utf-8"))
+        while pending:
+            try:
+                written = os.write(self._fd, pending)
+            except BlockingIOError:  # the pipe is full: the client reads slower than we write
+                await anyio.wait_writable(self._fd)
+                continue
+            pending = pending[written:]
+
+    async def flush(self) -> None:
+        await anyio.lowlevel.checkpoint()  # every write went to the descriptor already
+
+
 @contextmanager
-def claimed_stdin() -> Iterator[int]:
-    """A private non-blocking duplicate of stdin; fd 0 reads the null device meanwhile.
+def claimed_descriptor(fd: int, diversion: int) -> Iterator[int]:
+    """A private non-blocking duplicate of ``fd``, which points at ``diversion`` meanwhile.
 
     Everything is put back on the way out (blocking mode matters: a terminal shares it
     with the shell).
     """
-    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     was_blocking = os.get_blocking(private)
-    null = os.open(os.devnull, os.O_RDONLY)
-    saved = os.dup(0)
+    saved = os.dup(fd)
     try:
-        os.dup2(null, 0)
+        os.dup2(diversion, fd)
         os.set_blocking(private, False)
         yield private
     finally:
         os.set_blocking(private, was_blocking)
-        os.dup2(saved, 0)
-        for fd in (saved, null, private):
-            os.close(fd)
+        os.dup2(saved, fd)
+        for duplicate in (saved, private):
+            os.close(duplicate)
+
+
+@contextmanager
+def claimed_stdio() -> Iterator[tuple[int, int]]:
+    """Private descriptors for the protocol: (stdin, stdout).
+
+    Meanwhile fd 0 reads the null device and fd 1 writes to stderr, so neither task code
+    nor child processes can swallow protocol input or corrupt protocol output.
+    """
+    sys.stdout.flush()
+    null = os.open(os.devnull, os.O_RDONLY)
+    stderr = os.dup(2)
+    try:
+        with claimed_descriptor(0, null) as stdin, claimed_descriptor(1, stderr) as stdout:
+            yield stdin, stdout
+    finally:
+        os.close(null)
+        os.close(stderr)
 
 
 async def serve_stdio(server: McpServer, *, log: TextIO | None = None) -> None:
@@ -108,12 +150,13 @@ async def serve_stdio(server: McpServer, *, log: TextIO | None = None) -> None:
     out = sys.stderr if log is None else log
     sdk_server = server.server
     tune_gc_for_serving()
-    with claimed_stdin() as fd:
+    with claimed_stdio() as (stdin, stdout):
         async with server.running():
             print(f"[ageflow mcp] {server.name}@{server.version} listening on stdio", file=out)
             out.flush()
-            lines = cast(Any, StdinLines(fd))
-            async with stdio_server(stdin=lines) as (read_stream, write_stream):
+            lines = cast(Any, StdinLines(stdin))
+            messages = cast(Any, StdoutMessages(stdout))
+            async with stdio_server(stdin=lines, stdout=messages) as (read_stream, write_stream):
                 await sdk_server.run(
                     read_stream, write_stream, sdk_server.create_initialization_options()
                 )
