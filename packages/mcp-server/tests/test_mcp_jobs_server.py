@@ -356,3 +356,59 @@ async def test_job_tools_need_a_running_server() -> None:
     async with Client(server.server, mode="legacy") as client:
         failed, content = await call(client, "start_greet", {"name": "Ned"})
     assert failed and content["errorCode"] == "SERVER_SHUTDOWN"
+
+
+def held_workflow(release: Any) -> WorkflowDef:
+    """One async task that finishes when ``release`` (an anyio.Event) is set."""
+
+    async def wait(p: Person) -> Greeting:
+        await release.wait()
+        return Greeting(greeting=f"Hello, {p.name}!")
+
+    return define_workflow(
+        name="held", tasks={"greet": task(define_function(wait, input=Person, output=Greeting))}
+    )
+
+
+async def test_status_waits_briefly_for_a_job_that_is_finishing(monkeypatch) -> None:
+    # A status call that lands while a job finishes answers with the outcome (a short
+    # long-poll) instead of "running"; the window is widened here so the test is not timed.
+    import anyio
+
+    from ageflow.mcp_server import jobs
+
+    monkeypatch.setattr(jobs, "STATUS_SETTLE_S", 60.0)
+    release = anyio.Event()
+    server = create_mcp_server(
+        held_workflow(release), async_mode=True, job_store=InMemoryRunStore()
+    )
+    async with connected(server) as client:
+        job = await start(client, server, "held", {"name": "Ann"})
+        answers: list[dict[str, Any]] = []
+
+        async def poll() -> None:
+            answers.append((await call(client, "get_workflow_status", {"jobId": job}))[1])
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(poll)
+            await anyio.wait_all_tasks_blocked()
+            assert answers == []  # still waiting for the job to move on
+            release.set()
+        assert answers[0]["state"] == "done"
+
+
+async def test_status_of_a_job_that_keeps_running_says_running(monkeypatch) -> None:
+    import anyio
+
+    from ageflow.mcp_server import jobs
+
+    monkeypatch.setattr(jobs, "STATUS_SETTLE_S", 0.01)
+    release = anyio.Event()
+    server = create_mcp_server(
+        held_workflow(release), async_mode=True, job_store=InMemoryRunStore()
+    )
+    async with connected(server) as client:
+        job = await start(client, server, "held", {"name": "Ann"})
+        failed, status = await call(client, "get_workflow_status", {"jobId": job})
+        assert not failed and status["state"] == "running"
+        release.set()

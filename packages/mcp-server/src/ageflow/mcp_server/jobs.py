@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+import anyio
+
 from ageflow.core.events import CheckpointEvent
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
@@ -28,6 +30,9 @@ RESUME_TOOL: Final = "resume_workflow"
 CANCEL_TOOL: Final = "cancel_workflow"
 JOB_STATES: Final = ("running", "awaiting-checkpoint", "done", "failed", "cancelled")
 TERMINAL_STATES: Final = frozenset({"done", "failed", "cancelled"})
+SETTLED_STATES: Final = ("awaiting-checkpoint", *sorted(TERMINAL_STATES))
+STATUS_SETTLE_S: Final = 0.005
+"""How long a status call may wait for a running job to move on (a short long-poll)."""
 
 _JOB_ID = {"type": "string", "description": "Job identifier (a UUID) returned by start_<workflow>"}
 JOB_ID_SCHEMA: Final[dict[str, Any]] = {
@@ -236,7 +241,7 @@ class JobService:
         if name.startswith(START_PREFIX) and name[len(START_PREFIX) :] in self.definitions:
             return await self.start(name[len(START_PREFIX) :], args)
         if name == STATUS_TOOL:
-            return self.status(await self._record(job_id_of(args)))
+            return self.status(await self._settled_record(job_id_of(args)))
         if name == RESULT_TOOL:
             return self.result(await self._record(job_id_of(args)))
         if name == RESUME_TOOL:
@@ -280,6 +285,20 @@ class JobService:
             release()
             raise
         return {"jobId": handle.run_id}
+
+    async def _settled_record(self, job_id: str) -> RunRecord:
+        """The job's record, after giving a running job up to STATUS_SETTLE_S to move on.
+
+        A short long-poll: a status call that lands while a job finishes (its last writes
+        in flight) answers with the outcome instead of sending the client round again.
+        A job that keeps running costs the caller at most that much extra latency.
+        """
+        record = await self._record(job_id)
+        if record.state != "running":
+            return record
+        with anyio.move_on_after(STATUS_SETTLE_S):
+            await self._runner().wait_for(job_id, *SETTLED_STATES)
+        return await self._record(job_id)
 
     async def _record(self, job_id: str) -> RunRecord:
         record = await self._runner().get_record(job_id)
