@@ -7,16 +7,20 @@ MCP tools instead.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Final
 
 import anyio
 
 from ageflow.cli.errors import CliError
-from ageflow.cli.jobs_store import OneJobStore, describe_owner, get_job, live_owner
-from ageflow.core.events import CheckpointEvent
+from ageflow.cli.jobs_store import describe_owner, get_job, live_owner
+from ageflow.core.events import CheckpointEvent, WorkflowEvent
 from ageflow.core.workflow import WorkflowDef
-from ageflow.server import RunRecord, RunStore, create_runner
+from ageflow.server import RunRecord, RunStore, WorkflowRunner, create_runner
 from ageflow.server.errors import RunOwnedElsewhereError
+
+NEVER_MS: Final = 10 * 365 * 24 * 3600 * 1000  # a reaper interval no CLI command outlives
 
 
 def refuse_if_owned(record: RunRecord, tool: str) -> None:
@@ -40,8 +44,7 @@ async def cancel_job(store: RunStore, job_id: str, db: str) -> CancelOutcome:
     if record.finished:
         return CancelOutcome(record.state, cancelled=False)
     refuse_if_owned(record, "cancel_workflow")
-    view = OneJobStore(store, job_id)
-    async with create_runner(store=view) as runner:
+    async with one_job_runner(store) as runner:
         await runner.cancel(job_id)
     after = await get_job(store, job_id, db)
     if after.state != "cancelled":
@@ -49,6 +52,15 @@ async def cancel_job(store: RunStore, job_id: str, db: str) -> CancelOutcome:
         refuse_if_owned(after, "cancel_workflow")
         raise CliError(f"job {job_id} could not be cancelled: it is {after.state}")
     return CancelOutcome(record.state, cancelled=True)
+
+
+def one_job_runner(store: RunStore) -> AbstractAsyncContextManager[WorkflowRunner]:
+    """A runner that acts on the job it is given and nothing else.
+
+    It adopts no other run (``recover_run`` takes one run), and its reaper never gets to
+    delete other finished jobs: pruning is ``jobs prune``'s decision.
+    """
+    return create_runner(store=store, reaper_interval_ms=NEVER_MS)
 
 
 def _key(checkpoint: CheckpointEvent) -> str:
@@ -64,22 +76,16 @@ async def resume_job(
     assert record is not None
     assert record.pending_checkpoint is not None
     answered = _key(record.pending_checkpoint)
-    settled = anyio.Event()
+    paused_again = anyio.Event()
 
-    def on_save(saved: RunRecord) -> None:
-        pending = saved.pending_checkpoint
-        paused_again = (
-            saved.state == "awaiting-checkpoint"
-            and pending is not None
-            and _key(pending) != answered
-        )
-        if saved.finished or paused_again:
-            settled.set()
+    def on_event(event: WorkflowEvent) -> None:
+        # The recovered run reports the checkpoint it waits at again: only a new one counts.
+        if isinstance(event, CheckpointEvent) and _key(event) != answered:
+            paused_again.set()
 
-    view = OneJobStore(store, job_id, on_save)
-    async with create_runner(store=view) as runner:
+    async with one_job_runner(store) as runner:
         try:
-            await runner.recover_run(workflow, job_id)
+            await runner.recover_run(workflow, job_id, on_event=on_event)
         except RunOwnedElsewhereError as exc:
             raise CliError(
                 f"job {job_id} was taken by another process; use that server's MCP tool "
@@ -89,12 +95,13 @@ async def resume_job(
         async with anyio.create_task_group() as group:
 
             async def stop_when_run_ends() -> None:
-                # The run may also stop without a save of ours (its ownership was lost).
                 await runner.wait(job_id)
-                settled.set()
+                group.cancel_scope.cancel()
 
             group.start_soon(stop_when_run_ends)
-            await settled.wait()
+            await paused_again.wait()
+            # The event comes just before the new pause is stored: wait for the store.
+            await runner.wait_for(job_id, "awaiting-checkpoint")
             group.cancel_scope.cancel()
     final = await store.get_run(job_id)
     assert final is not None
