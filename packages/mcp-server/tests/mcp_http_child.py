@@ -15,41 +15,10 @@ import sys
 from pathlib import Path
 
 import anyio
-from pydantic import BaseModel
+from mcp_greeting import greeting_workflow
 
-from ageflow.core import Checkpoint, define_function, define_workflow, task
-from ageflow.core.workflow import WorkflowDef
 from ageflow.mcp_server import create_mcp_server
 from ageflow.mcp_server.http import HttpOptions, serve_http
-
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
-
-
-def greeting_workflow(name: str, *, checkpoint: bool) -> WorkflowDef:
-    hello = define_function(
-        lambda p: Greeting(greeting=f"Hello, {p.name}!"), input=Person, output=Greeting
-    )
-    shout = define_function(
-        lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
-    )
-    return define_workflow(
-        name=name,
-        tasks={
-            "greet": task(hello),
-            "shout": task(
-                shout,
-                depends_on=["greet"],
-                input=lambda ctx: ctx["greet"].output,
-                hitl=Checkpoint("Shout it?") if checkpoint else None,
-            ),
-        },
-    )
 
 
 async def main(db: str) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp_greeting import Greeting, Person, greeting_workflow
 from pydantic import BaseModel
 
 from ageflow.core import (
-    Checkpoint,
     RetryConfig,
     RunnerRegistry,
     define_agent,
@@ -41,13 +41,7 @@ from ageflow.testing.scripted_runner import ScriptedRunner
 
 pytestmark = pytest.mark.anyio
 
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
+greet_workflow = greeting_workflow
 
 
 class Question(BaseModel):
@@ -56,28 +50,6 @@ class Question(BaseModel):
 
 class Answer(BaseModel):
     answer: str
-
-
-def greet_workflow(name: str = "greet", *, checkpoint: bool = False, **mcp: Any) -> WorkflowDef:
-    greet = define_function(
-        lambda p: Greeting(greeting=f"Hello, {p.name}!"), input=Person, output=Greeting
-    )
-    shout = define_function(
-        lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
-    )
-    return define_workflow(
-        name=name,
-        tasks={
-            "greet": task(greet),
-            "shout": task(
-                shout,
-                depends_on=["greet"],
-                input=lambda ctx: ctx["greet"].output,
-                hitl=Checkpoint("Shout it?") if checkpoint else None,
-            ),
-        },
-        mcp=mcp or None,
-    )
 
 
 def hanging_workflow(name: str = "hang") -> WorkflowDef:

@@ -24,10 +24,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from pydantic import BaseModel
+from mcp_greeting import Greeting, Person, greeting_workflow
 
-from ageflow.core import Checkpoint, define_function, define_workflow, task
-from ageflow.core.workflow import WorkflowDef
+from ageflow.core import define_function, define_workflow, task
 from ageflow.mcp_server import McpServer, create_mcp_server
 from ageflow.mcp_server.http import (
     AuditEvent,
@@ -52,35 +51,6 @@ INITIALIZE = {
     },
 }
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
-
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
-
-
-def greeting_workflow(name: str = "greet", *, checkpoint: bool = False) -> WorkflowDef:
-    hello = define_function(
-        lambda p: Greeting(greeting=f"Hello, {p.name}!"), input=Person, output=Greeting
-    )
-    shout = define_function(
-        lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
-    )
-    return define_workflow(
-        name=name,
-        tasks={
-            "greet": task(hello),
-            "shout": task(
-                shout,
-                depends_on=["greet"],
-                input=lambda ctx: ctx["greet"].output,
-                hitl=Checkpoint("Shout it?") if checkpoint else None,
-            ),
-        },
-    )
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from pydantic import BaseModel
+from mcp_greeting import Greeting, Person, greeting_workflow
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
 from ageflow.core.workflow import WorkflowDef
@@ -19,37 +19,9 @@ from ageflow.server_sqlite import SqliteRunStore
 
 pytestmark = pytest.mark.anyio
 
+greet_workflow = greeting_workflow
+
 OBSERVERS = ["get_workflow_status", "get_workflow_result", "resume_workflow", "cancel_workflow"]
-
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
-
-
-def greet_workflow(name: str = "greet", *, checkpoint: bool = False) -> WorkflowDef:
-    """A function-task workflow; with ``checkpoint`` the second task asks first."""
-    greet = define_function(
-        lambda p: Greeting(greeting=f"Hello, {p.name}!"), input=Person, output=Greeting
-    )
-    shout = define_function(
-        lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
-    )
-    return define_workflow(
-        name=name,
-        tasks={
-            "greet": task(greet),
-            "shout": task(
-                shout,
-                depends_on=["greet"],
-                input=lambda ctx: ctx["greet"].output,
-                hitl=Checkpoint("Shout it?") if checkpoint else None,
-            ),
-        },
-    )
 
 
 @asynccontextmanager
