@@ -10,15 +10,9 @@ import sys
 
 import anyio.to_thread
 
+from ageflow.executor.hitl import stdin_is_interactive
+
 APPROVE_ANSWERS = frozenset({"y", "yes"})
-
-
-def stdin_is_terminal() -> bool:
-    """True when a person can answer on stdin."""
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):  # closed or replaced stdin
-        return False
 
 
 def _ask(question: str) -> bool:
@@ -30,7 +24,7 @@ def _ask(question: str) -> bool:
 
 async def decide_checkpoint(task_name: str, message: str) -> bool:
     """Approve or reject the checkpoint of ``task_name``: asked on a terminal, else rejected."""
-    if not stdin_is_terminal():
+    if not stdin_is_interactive():
         return False
     # readline blocks: it runs in a worker thread, abandoned if the run is cancelled.
     return await anyio.to_thread.run_sync(

@@ -20,7 +20,7 @@ from ageflow.core.runner import InlineToolDef
 from ageflow.core.workflow import WorkflowHooks
 from ageflow.executor.errors import HitlNotInteractiveError
 
-__all__ = ["HITLManager", "PermissionResult"]
+__all__ = ["HITLManager", "PermissionResult", "stdin_is_interactive"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class PermissionResult:
     enforcing: bool
 
 
-def _stdin_is_interactive() -> bool:
+def stdin_is_interactive() -> bool:
+    """True when a person can answer on stdin (a terminal, open and attached)."""
     stdin = sys.stdin
     if stdin is None:  # e.g. pythonw, or a daemon that closed it
         return False
@@ -98,7 +99,7 @@ class HITLManager:
         """
         if await self._hook_approves(task_name, message, hooks):
             return
-        if not _stdin_is_interactive():
+        if not stdin_is_interactive():
             raise HitlNotInteractiveError(task_name)
         # Reading stdin blocks, so it happens in a worker thread; if the run is cancelled
         # meanwhile the thread is abandoned (it ends when a line or EOF arrives).
