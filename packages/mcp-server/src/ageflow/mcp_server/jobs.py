@@ -17,7 +17,7 @@ import anyio
 from ageflow.core.events import CheckpointEvent
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
-from ageflow.mcp_server.ceilings import CliCeilings, compose_ceilings
+from ageflow.mcp_server.ceilings import EffectiveCeilings
 from ageflow.mcp_server.concurrency import ConcurrencyController, Permit
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, failed_run_code
 from ageflow.mcp_server.tool_definition import ToolDefinition, tool_output, validate_tool_input
@@ -197,7 +197,7 @@ class JobService:
         workflows: Mapping[str, WorkflowDef],
         definitions: Mapping[str, ToolDefinition],
         *,
-        ceilings: CliCeilings,
+        ceilings: Mapping[str, EffectiveCeilings],
         concurrency: ConcurrencyController,
         strategy: str,
         decider: Callable[[WorkflowDef], CheckpointDecider | None],
@@ -206,20 +206,15 @@ class JobService:
         self.workflows = {
             name: job_workflow(definitions[name], workflow) for name, workflow in workflows.items()
         }
-        self.ceilings = ceilings
         self.concurrency = concurrency
         self.strategy = strategy
         self._decider = decider
         self.runner: WorkflowRunner | None = None
-        # Workflows and operator ceilings are fixed for the server's life: the tool list
-        # and each workflow's effective ceilings are worked out once, not on every call.
+        # The tool list is fixed for the server's life: worked out once, not on every call.
         starts = [start_tool(definition) for definition in definitions.values()]
         self._tools: tuple[JobTool, ...] = (*starts, *OBSERVER_TOOLS)
         self._tool_names = frozenset(tool.name for tool in self._tools)
-        self._ceilings = {
-            name: compose_ceilings(workflow, ceilings).ceilings
-            for name, workflow in self.workflows.items()
-        }
+        self._ceilings = ceilings  # each workflow's effective ceilings, by name
 
     def tools(self) -> list[JobTool]:
         """``start_<wf>`` per workflow, then each observer once (D36)."""

@@ -202,6 +202,9 @@ class McpServer:
         self.concurrency = concurrency
         self.registry = registry
         self._workflows = {wf.name: wf for wf in workflows}
+        # Workflows and operator ceilings are fixed for the server's life: each workflow's
+        # effective ceilings (and clamp warnings) are worked out once, not on every call.
+        self._composed = {wf.name: compose_ceilings(wf, ceilings) for wf in workflows}
         self.tools: dict[str, ToolDefinition] = {
             wf.name: build_tool_definition(wf, async_mode=async_mode) for wf in workflows
         }
@@ -216,7 +219,7 @@ class McpServer:
             JobService(
                 self._workflows,
                 self.tools,
-                ceilings=ceilings,
+                ceilings={name: c.ceilings for name, c in self._composed.items()},
                 concurrency=concurrency,
                 strategy=strategy,
                 decider=self._job_decider,
@@ -230,11 +233,11 @@ class McpServer:
     def ceiling_warnings(self) -> tuple[str, ...]:
         """The operator's clamped or ignored ceilings, one newline-terminated line each
         (D27), for a transport or the CLI to write to stderr; the calls never print."""
-        lines: list[str] = []
-        for workflow in self._workflows.values():
-            for line in compose_ceilings(workflow, self.ceilings).warnings:
-                lines.append(f"{line[:-1]} (workflow {workflow.name})\n")
-        return tuple(lines)
+        return tuple(
+            f"{line[:-1]} (workflow {name})\n"
+            for name, composed in self._composed.items()
+            for line in composed.warnings
+        )
 
     @property
     def runner(self) -> WorkflowRunner | None:
@@ -406,7 +409,7 @@ class McpServer:
     ) -> Any:
         workflow = self._workflows[definition.name]
         progress = _Progress(connection)
-        ceilings = compose_ceilings(workflow, self.ceilings).ceilings
+        ceilings = self._composed[definition.name].ceilings
         unlimited = _unlimited_axes(ceilings)
         if unlimited:
             await progress.emit("unlimited_warning", axes=unlimited)
