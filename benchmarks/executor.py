@@ -10,12 +10,12 @@ Run: hatch run bench:executor   (or: python benchmarks/executor.py --repeat 5)
 from __future__ import annotations
 
 import argparse
-import operator
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 import anyio
+from peers import best_of, langgraph_increment_graph
 
 from ageflow.core import define_function, define_workflow, task
 from ageflow.executor import WorkflowExecutor
@@ -42,29 +42,9 @@ async def time_ageflow(shape: str, n: int) -> float:
 
 
 def langgraph_timer(shape: str, n: int) -> Callable[[], Awaitable[float]] | None:
-    try:
-        from langgraph.graph import END, START, StateGraph
-    except ImportError:
+    graph = langgraph_increment_graph(shape, n)
+    if graph is None:
         return None
-
-    class State(TypedDict):
-        count: Annotated[int, operator.add]
-
-    def increment(_state: State) -> dict[str, int]:
-        return {"count": 1}
-
-    graph = StateGraph(State)
-    for i in range(n):
-        graph.add_node(f"t{i}", increment)
-    if shape == "chain":
-        graph.add_edge(START, "t0")
-        for i in range(1, n):
-            graph.add_edge(f"t{i - 1}", f"t{i}")
-        graph.add_edge(f"t{n - 1}", END)
-    else:
-        for i in range(n):
-            graph.add_edge(START, f"t{i}")
-            graph.add_edge(f"t{i}", END)
     app = graph.compile()
 
     async def run() -> float:
@@ -75,11 +55,6 @@ def langgraph_timer(shape: str, n: int) -> Callable[[], Awaitable[float]] | None
         return elapsed
 
     return run
-
-
-async def best_of(repeat: int, measure: Callable[[], Awaitable[float]]) -> float:
-    await measure()  # warm-up: imports, caches
-    return min([await measure() for _ in range(repeat)])
 
 
 async def main(repeat: int) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import shutil
 import sqlite3
 import tempfile
@@ -27,10 +26,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 import aiosqlite
 import anyio
+from peers import best_of, langgraph_increment_graph
 
 from ageflow.core import define_function, define_workflow, task
 from ageflow.core.metrics import TaskMetrics, WorkflowResult
@@ -65,11 +65,6 @@ async def durable_run(store: RunStore, workflow: Any) -> WorkflowResult:
     step is journaled before its dependents start, and each state change is persisted."""
     async with create_runner(store=store) as runner:
         return await runner.run(workflow)
-
-
-async def best_of(repeat: int, measure: Callable[[], Awaitable[float]]) -> float:
-    await measure()  # warm-up: imports, caches, file creation
-    return min([await measure() for _ in range(repeat)])
 
 
 async def time_durable(store: RunStore, shape: str, n: int) -> float:
@@ -114,23 +109,11 @@ def langgraph_timer(
 ) -> Callable[[], Awaitable[float]] | None:
     try:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-        from langgraph.graph import END, START, StateGraph
     except ImportError:
         return None
-
-    class State(TypedDict):
-        count: Annotated[int, operator.add]
-
-    def increment(_state: State) -> dict[str, int]:
-        return {"count": 1}
-
-    graph = StateGraph(State)
-    for i in range(n):
-        graph.add_node(f"t{i}", increment)
-    graph.add_edge(START, "t0")
-    for i in range(1, n):
-        graph.add_edge(f"t{i - 1}", f"t{i}")
-    graph.add_edge(f"t{n - 1}", END)
+    graph = langgraph_increment_graph("chain", n)
+    if graph is None:
+        return None
 
     async def run() -> float:
         path = directory / f"langgraph-{uuid.uuid4().hex}.sqlite"
