@@ -77,6 +77,33 @@ class Terminal:
         return self.seen
 
 
+def answered_at_a_terminal(
+    args: list[str], answer: bytes, env: dict[str, str]
+) -> tuple[int, bytes, bytes]:
+    """Run ``ageflow`` with stdin and stderr on a pty, typing ``answer`` at the prompt.
+
+    Returns the exit code, stdout and everything the terminal showed.
+    """
+    terminal = Terminal()
+    process = subprocess.Popen(
+        [AGEFLOW, *args],
+        stdin=terminal.slave,
+        stdout=subprocess.PIPE,
+        stderr=terminal.slave,
+        env=env,
+    )
+    terminal.start()
+    try:
+        terminal.wait_for(b"[y/N]")
+        terminal.answer(answer)
+        out, _ = process.communicate(timeout=DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        shown = terminal.close()
+    return process.returncode, out, shown
+
+
 def test_run_killed_mid_task_resumes_without_rerunning_finished_steps(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -101,24 +128,10 @@ def test_run_killed_mid_task_resumes_without_rerunning_finished_steps(
 
     (tmp_path / "release").touch()
     # The resumed run reaches the checkpoint; a person answers at a terminal (a pty).
-    terminal = Terminal()
-    second = subprocess.Popen(
-        [AGEFLOW, "run", str(workflow), "--job-db", str(db), "--resume", run_id],
-        stdin=terminal.slave,
-        stdout=subprocess.PIPE,
-        stderr=terminal.slave,
-        env=env,
+    code, out, shown = answered_at_a_terminal(
+        ["run", str(workflow), "--job-db", str(db), "--resume", run_id], b"y\n", env
     )
-    terminal.start()
-    try:
-        terminal.wait_for(b"[y/N]")
-        terminal.answer(b"y\n")
-        out, _ = second.communicate(timeout=DEADLINE_S)
-    finally:
-        if second.poll() is None:
-            second.kill()
-        shown = terminal.close()
-    assert second.returncode == 0, shown.decode(errors="replace")
+    assert code == 0, shown.decode(errors="replace")
     assert b"restored" in shown and b"Shout it?" in shown
     assert json.loads(out)["shout"] == {"text": "ABC", "delay": 0.0}
     # "clean" ran once; "wait" ran again (it was in flight), then the rest once each.
@@ -139,24 +152,10 @@ def test_answering_no_at_the_terminal_rejects_the_checkpoint(
 ) -> None:
     workflow = write(tmp_path, "wf.py", COUNTING)
     (tmp_path / "release").touch()
-    terminal = Terminal()
-    process = subprocess.Popen(
-        [AGEFLOW, "run", str(workflow), "--input", '{"text": "abcd"}'],
-        stdin=terminal.slave,
-        stdout=subprocess.PIPE,
-        stderr=terminal.slave,
-        env=env,
+    code, out, tail = answered_at_a_terminal(
+        ["run", str(workflow), "--input", '{"text": "abcd"}'], b"n\n", env
     )
-    terminal.start()
-    try:
-        terminal.wait_for(b"[y/N]")
-        terminal.answer(b"n\n")
-        out, _ = process.communicate(timeout=DEADLINE_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        tail = terminal.close()
-    assert process.returncode == 1
+    assert code == 1
     assert out == b""
     assert b"rejected at its checkpoint" in tail
     assert "shout" not in calls_of(tmp_path / "calls.txt")
