@@ -221,3 +221,41 @@ def test_every_command_runs_as_an_installed_script(
     assert usage.stderr.strip().splitlines() == ["ageflow: --port requires --http"]
     listed = run("jobs", "list", "--job-db", str(tmp_path / "none.sqlite"))
     assert listed.returncode == 1 and "no job database" in listed.stderr
+
+
+def test_ctrl_c_stops_a_durable_run_which_stays_resumable(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    workflow = write(tmp_path, "wf.py", COUNTING)
+    db = tmp_path / "runs.sqlite"
+    process = subprocess.Popen(
+        [AGEFLOW, "run", str(workflow), "--job-db", str(db), "--input", '{"text": "abcdef"}'],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        wait_until(lambda: "wait:start" in calls_of(tmp_path / "calls.txt"), "the wait task")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert out == b""
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("ageflow: interrupted; run ") and last.endswith("can resume")
+    run_id = last.split("run ", 1)[1].split()[0]
+    (tmp_path / "release").touch()
+    resumed = subprocess.run(
+        [AGEFLOW, "run", str(workflow), "--job-db", str(db), "--resume", run_id],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        timeout=DEADLINE_S,
+    )
+    # Continued from the journal up to the checkpoint, rejected without a terminal.
+    assert resumed.returncode == 1
+    assert b"rejected at its checkpoint" in resumed.stderr
+    assert calls_of(tmp_path / "calls.txt").count("clean") == 1

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from ageflow.cli import dry_run_cmd, init_cmd, jobs_cmd, mcp_serve, run_cmd, validate_cmd
-from ageflow.cli.errors import CliError, one_line
+from ageflow.cli.errors import CliError, one_line, sole_error
 from ageflow.cli.version import cli_version
 
 
@@ -50,7 +50,7 @@ class OneLineErrors(TyperGroup):
             )
         except BaseExceptionGroup as group:
             # A CliError raised inside a task group arrives wrapped: report the error itself.
-            inner = _sole_error(group)
+            inner = sole_error(group)
             if isinstance(inner, CliError):
                 _fail(inner, inner.exit_code, "ageflow")
             if isinstance(inner, Exception) and not isinstance(inner, BaseExceptionGroup):
@@ -74,14 +74,6 @@ class OneLineErrors(TyperGroup):
             _fail(exc, 1, "ageflow", f"{type(exc).__name__}: {exc}")
         # Without standalone mode click returns the exit code of typer.Exit, else None.
         sys.exit(code if isinstance(code, int) else 0)
-
-
-def _sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one error at the bottom of nested groups, or the group when there are several."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
 
 
 def _fail(exc: BaseException, code: int, path: str, message: str | None = None) -> NoReturn:

@@ -9,7 +9,6 @@ load the workflow, build the server or bind the port are one line on stderr, exi
 from __future__ import annotations
 
 import io
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -19,9 +18,10 @@ import anyio
 import anyio.abc
 import typer
 
-from ageflow.cli.errors import CliError, one_line
+from ageflow.cli.errors import CliError, one_line, sole_error
 from ageflow.cli.loading import load_workflow
 from ageflow.cli.mcp_serve_args import NOT_GIVEN, McpServeArgs, parse_mcp_serve_args
+from ageflow.cli.signals import until_signal
 
 if TYPE_CHECKING:
     from ageflow.mcp_server import McpServer
@@ -86,30 +86,6 @@ class TeeLog(io.TextIOBase):
             target.flush()
 
 
-async def serve_until_signal(serve: Callable[[], Awaitable[None]]) -> None:
-    """Run ``serve`` until it returns or SIGTERM/SIGINT arrives (then it is cancelled)."""
-
-    async def stop_on_signal(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                group.cancel_scope.cancel()
-                return
-
-    async with anyio.create_task_group() as group:
-        # Handlers are in place before serving starts: a signal never kills us uncleanly.
-        await group.start(stop_on_signal)
-        await serve()
-        group.cancel_scope.cancel()
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The one error inside nested single-error task-group wrappers."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 def _os_error_message(exc: OSError, options: HttpOptions | None) -> str:
     reason = exc.strerror or str(exc)
     if exc.filename is not None:
@@ -139,9 +115,9 @@ def run_mcp_serve(args: McpServeArgs) -> None:
             log.write(warning)
         log.flush()
         try:
-            anyio.run(serve_until_signal, _transport(server, options, log), backend="asyncio")
+            anyio.run(until_signal, _transport(server, options, log), backend="asyncio")
         except BaseException as exc:
-            leaf = _leaf(exc)
+            leaf = sole_error(exc)
             if isinstance(leaf, OSError):
                 raise CliError(one_line(_os_error_message(leaf, options))) from leaf
             if leaf is not exc and isinstance(leaf, Exception):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from ageflow.cli.loading import load_workflow
 from ageflow.cli.params import WorkflowSpec
 from ageflow.cli.run_input import parse_input
 from ageflow.cli.run_view import RunView
+from ageflow.cli.signals import until_signal
 from ageflow.core.events import CheckpointEvent, RunHandle, WorkflowEvent
 from ageflow.core.wire import compact_json
 from ageflow.core.workflow import WorkflowDef
@@ -126,13 +126,14 @@ async def _run(
                     f"`ageflow run {spec} --job-db {job_db} --resume {handle.run_id}`)",
                     style="dim",
                 )
-            with anyio.CancelScope() as scope:
+
+            async def follow() -> None:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(_cancel_on_signal, scope)
                     group.start_soon(_close_when_finished, runner, handle.run_id, checkpoints)
                     await _answer_checkpoints(runner, handle.run_id, arrivals, view)
                     group.cancel_scope.cancel()
-            if scope.cancelled_caught:
+
+            if await until_signal(follow):
                 raise RunInterrupted(
                     f"interrupted; run {handle.run_id} "
                     + ("is stored and can resume" if job_db else "is lost (no --job-db)")
@@ -193,13 +194,6 @@ async def _answer_checkpoints(
         handle = await runner.wait_for(run_id, "awaiting-checkpoint")
         if handle is not None and handle.state == "awaiting-checkpoint":
             await runner.resume(run_id, approved)
-
-
-async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
 
 
 def _print_json_line(event: WorkflowEvent) -> None:
