@@ -487,3 +487,23 @@ async def test_policy_ceilings_cost_turns_and_deadline(
         assert final.state == "failed"
         assert final.error is not None
         assert final.error.name == RunDeadlineExceededError.__name__
+
+
+async def test_progress_counts_each_task_once_and_snapshots_keep_their_own_list(
+    registry: RunnerRegistry,
+) -> None:
+    async with create_runner(registry=registry) as runner:
+        handle = await runner.fire(checkpointed(), {"q": 1}, policy=RunPolicy(checkpoint="pause"))
+        await wait_for_state(runner, handle.run_id, "awaiting-checkpoint")
+        paused = await runner.get_record(handle.run_id)
+        assert paused is not None
+        assert paused.progress["completedTasks"] == ["before"]
+        assert paused.progress["tasksCompleted"] == 1
+        await runner.resume(handle.run_id, True)
+        await runner.wait(handle.run_id)
+        done = await runner.get_record(handle.run_id)
+        assert done is not None
+        assert done.progress["completedTasks"] == ["before", "t"]
+        assert done.progress["tasksCompleted"] == 2
+        # The snapshot taken at the checkpoint did not grow with the run.
+        assert paused.progress["completedTasks"] == ["before"]

@@ -153,7 +153,12 @@ async def run_task_map(
     for name, deps in dependencies.items():
         for dep in deps:
             dependents[dep].append(name)
-    inline = {name for name, node in tasks.items() if _never_waits(env, node, prefix + name)}
+    hooks_wait = _hooks_may_wait(env)
+    inline = {
+        name
+        for name, node in tasks.items()
+        if _never_waits(env, node, prefix + name, hooks_wait)
+    }
     session_locks: dict[str, anyio.Lock] = {}
     failures: list[BaseException] = []
     walk = _TaskRunner(env, entries, sessions, prefix, feedback)
@@ -235,17 +240,21 @@ _COMMIT_BATCH = 256
 _WAITING_HOOKS = ("on_task_start", "on_task_complete", "on_task_skip", "on_task_error")
 
 
-def _never_waits(env: RunEnv, node: TaskDef, key: str) -> bool:
+def _hooks_may_wait(env: RunEnv) -> bool:
+    """Whether a task hook of the workflow is async (then no task runs inline)."""
+    hooks = env.workflow.hooks
+    return any(inspect.iscoroutinefunction(getattr(hooks, hook)) for hook in _WAITING_HOOKS)
+
+
+def _never_waits(env: RunEnv, node: TaskDef, key: str, hooks_wait: bool) -> bool:
     """Whether running ``node`` can complete without suspending (so it can run inline)."""
     if key in env.journal:
         return True  # restored without calling anything
-    if not isinstance(node, FunctionTask) or node.hitl is not None:
+    if hooks_wait or not isinstance(node, FunctionTask) or node.hitl is not None:
         return False
     if env.limiter is not None:
         return False
-    hooks = env.workflow.hooks
-    callables = [node.fn.execute, node.skip_if, node.input]
-    callables += [getattr(hooks, hook) for hook in _WAITING_HOOKS]
+    callables = (node.fn.execute, node.skip_if, node.input)
     return not any(inspect.iscoroutinefunction(fn) for fn in callables if callable(fn))
 
 

@@ -50,6 +50,11 @@ class LiveRun:
         # Progress and the last event time change on every event: kept here and folded
         # into the record only when someone reads it (copying a record per event is slow).
         self._progress: dict[str, Any] = dict(record.progress)
+        # The top-level tasks completed so far: a list in completion order (as the record
+        # keeps it; our own copy, appended to) and a set for constant-time lookups.
+        if "completedTasks" in self._progress:
+            self._progress["completedTasks"] = list(self._progress["completedTasks"])
+        self._completed = set(self._progress.get("completedTasks", ()))
         self._last_event_at = record.last_event_at
         self._unfolded = False
         self.store = store
@@ -71,8 +76,11 @@ class LiveRun:
     def record(self) -> RunRecord:
         """The run's record as it stands now (progress and last event time included)."""
         if self._unfolded:
+            progress = dict(self._progress)
+            if "completedTasks" in progress:  # records handed out keep their own list
+                progress["completedTasks"] = list(progress["completedTasks"])
             self._record = self._record.model_copy(
-                update={"progress": dict(self._progress), "last_event_at": self._last_event_at}
+                update={"progress": progress, "last_event_at": self._last_event_at}
             )
             self._unfolded = False
         return self._record
@@ -122,11 +130,10 @@ class LiveRun:
             key = event.step_key or event.task_name
             # Top-level tasks only (a loop counts once, not each body step per iteration),
             # each once: a task restored after a restart was already counted.
-            if "/" not in key:
-                completed = progress.setdefault("completedTasks", [])
-                if key not in completed:
-                    completed.append(key)
-                progress["tasksCompleted"] = len(completed)
+            if "/" not in key and key not in self._completed:
+                self._completed.add(key)
+                progress.setdefault("completedTasks", []).append(key)
+                progress["tasksCompleted"] = len(self._completed)
         elif event.type == "budget:warning":
             progress["lastBudgetWarning"] = {
                 "spentUsd": event.spent_usd,
