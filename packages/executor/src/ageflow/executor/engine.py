@@ -155,9 +155,7 @@ async def run_task_map(
             dependents[dep].append(name)
     hooks_wait = _hooks_may_wait(env)
     inline = {
-        name
-        for name, node in tasks.items()
-        if _never_waits(env, node, prefix + name, hooks_wait)
+        name for name, node in tasks.items() if _never_waits(env, node, prefix + name, hooks_wait)
     }
     session_locks: dict[str, anyio.Lock] = {}
     failures: list[BaseException] = []
