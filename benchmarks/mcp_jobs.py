@@ -12,7 +12,8 @@ client session; and the CPU time the server process spent per sequential lifecyc
 varies less with the machine's load than the wall times). Each server gets a fresh process
 per round; each figure is the best of ``--rounds`` rounds.
 
-Run: hatch run python benchmarks/mcp_jobs.py            (--jobs 200 by default)
+Run: hatch run python benchmarks/mcp_jobs.py
+     (--jobs 200, --rounds 3, --servers floor,ageflow-sqlite: which servers to measure)
 """
 
 from __future__ import annotations
@@ -278,14 +279,14 @@ def best(rows: list[Measured]) -> Measured:
     )
 
 
-async def main(jobs: int, warmup: int, rounds: int) -> None:
-    measured: dict[str, list[Measured]] = {kind: [] for kind in SERVERS}
+async def main(jobs: int, warmup: int, rounds: int, servers: tuple[str, ...] = SERVERS) -> None:
+    measured: dict[str, list[Measured]] = {kind: [] for kind in servers}
     with tempfile.TemporaryDirectory(prefix="ageflow-mcp-bench-") as tmp:
         # Rounds interleave the servers, so a slow spell of the machine hits them all.
         for _ in range(rounds):
-            for kind in SERVERS:
+            for kind in servers:
                 measured[kind].append(await measure(kind, Path(tmp), jobs, warmup))
-    print_table([best(measured[kind]) for kind in SERVERS], jobs, warmup, rounds)
+    print_table([best(measured[kind]) for kind in servers], jobs, warmup, rounds)
 
 
 def serve(kind: str, job_db: str | None, jobs: int) -> None:
@@ -306,6 +307,11 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=200, help="jobs per measurement")
     parser.add_argument("--warmup", type=int, default=None, help="default: jobs // 10 + 5")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help="comma-separated, from: " + ", ".join(SERVERS) + " (the floor is always measured)",
+    )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--job-db", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -313,4 +319,9 @@ if __name__ == "__main__":
         serve(arguments.serve, arguments.job_db, arguments.jobs)
     else:
         warmup = arguments.jobs // 10 + 5 if arguments.warmup is None else arguments.warmup
-        anyio.run(main, arguments.jobs, warmup, arguments.rounds)
+        chosen = [kind for kind in arguments.servers.split(",") if kind]
+        unknown = [kind for kind in chosen if kind not in SERVERS]
+        if unknown:
+            parser.error(f"unknown server {unknown[0]!r}; choose from {', '.join(SERVERS)}")
+        servers = tuple(kind for kind in SERVERS if kind == "floor" or kind in chosen)
+        anyio.run(main, arguments.jobs, warmup, arguments.rounds, servers)

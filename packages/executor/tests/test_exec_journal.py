@@ -231,3 +231,107 @@ async def test_a_chain_of_inline_steps_commits_each_step_before_the_next() -> No
     )
     await WorkflowExecutor(workflow).run(on_steps_complete=commit)
     assert batches == [["a"], ["b"], ["c"]]
+
+
+class LastStepsLog:
+    """Records journaled batches and the steps handed over as the run's last ones."""
+
+    def __init__(self) -> None:
+        self.committed: list[list[str]] = []
+        self.last: list[list[str]] = []
+
+    async def commit(self, steps: list[StepRecord]) -> None:
+        self.committed.append([s.step_key for s in steps])
+
+    def hold(self, steps: list[StepRecord]) -> None:
+        self.last.append([s.step_key for s in steps])
+
+
+async def test_the_step_that_ends_the_run_goes_to_on_last_steps() -> None:
+    log = LastStepsLog()
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    workflow = define_workflow(
+        name="chain",
+        tasks={
+            "a": task(fn, input=0),
+            "b": task(fn, depends_on=["a"], input=lambda c: c["a"].output),
+        },
+    )
+    result = await WorkflowExecutor(workflow).run(
+        on_steps_complete=log.commit, on_last_steps=log.hold
+    )
+    assert log.committed == [["a"]]
+    assert log.last == [["b"]]
+    assert result.outputs == {"a": 1, "b": 2}
+
+
+async def test_without_on_last_steps_every_step_is_committed() -> None:
+    log = LastStepsLog()
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    workflow = define_workflow(name="one", tasks={"a": task(fn, input=0)})
+    await WorkflowExecutor(workflow).run(on_steps_complete=log.commit)
+    assert log.committed == [["a"]]
+
+
+async def test_only_the_agent_step_finishing_last_ends_the_run(
+    registry: RunnerRegistry,
+) -> None:
+    # Two independent agent steps: the first to finish may still have the other depending
+    # on nothing but running; only the one that finishes last ends the run.
+    log = LastStepsLog()
+    runner = deterministic_runner()
+    writer = define_agent(runner="fake", input=dict, output=Draft, prompt=lambda x: f"w {x}")
+    workflow = define_workflow(
+        name="pair",
+        tasks={"left": task(writer, input={"s": 1}), "right": task(writer, input={"s": 2})},
+    )
+    executor = WorkflowExecutor(workflow, registry=RunnerRegistry({"fake": runner}))
+    await executor.run(on_steps_complete=log.commit, on_last_steps=log.hold)
+    assert len(log.committed) == 1 and len(log.last) == 1
+    assert sorted(log.committed[0] + log.last[0]) == ["left", "right"]
+
+
+async def test_a_final_inline_batch_ends_the_run_and_loop_steps_never_do() -> None:
+    log = LastStepsLog()
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    fan_in = define_workflow(
+        name="fan",
+        tasks={f"leaf{i}": task(fn, input=i) for i in range(3)},
+    )
+    await WorkflowExecutor(fan_in).run(on_steps_complete=log.commit, on_last_steps=log.hold)
+    assert log.committed == []
+    assert log.last == [["leaf0", "leaf1", "leaf2"]]
+
+    log = LastStepsLog()
+    iterations: list[int] = []
+
+    def second_time(_ctx: Any) -> bool:
+        iterations.append(1)
+        return len(iterations) == 2
+
+    looped = define_workflow(
+        name="looped",
+        tasks={
+            "again": loop(tasks={"step": task(fn, input=lambda c: 0)}, max=3, until=second_time)
+        },
+    )
+    await WorkflowExecutor(looped).run(on_steps_complete=log.commit, on_last_steps=log.hold)
+    # A loop's steps belong to an iteration: the next iteration or the loop's exit
+    # depends on them, so they are committed as they finish.
+    assert log.committed == [["again[0]/step"], ["again[1]/step"]]
+    assert log.last == []
+
+
+async def test_a_skipped_last_task_leaves_the_finished_step_committed() -> None:
+    log = LastStepsLog()
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    workflow = define_workflow(
+        name="skip",
+        tasks={
+            "a": task(fn, input=0),
+            "b": task(fn, depends_on=["a"], input=lambda c: 1, skip_if=lambda c: True),
+        },
+    )
+    await WorkflowExecutor(workflow).run(on_steps_complete=log.commit, on_last_steps=log.hold)
+    assert log.committed == [["a"]]
+    assert log.last == []

@@ -146,6 +146,38 @@ async def test_owned_save_refuses_when_another_owner_holds_the_run(store, make_r
     assert (got.state, got.last_event_at, got.owner) == ("running", 2, "b")
 
 
+async def test_save_run_journals_steps_with_the_record(store, make_record, make_step) -> None:
+    await store.create_run(make_record("r1"), {"q": 1})
+    await store.append_step("r1", make_step("a", 1))
+    last = [make_step("b", {"text": 'quote " and é'}), make_step("a", 10)]
+
+    done = make_record("r1", state="done", last_event_at=7)
+    assert await store.save_run(done, steps=last) is True
+
+    assert await store.get_run("r1") == done
+    got = await store.get_steps("r1")
+    assert list(got) == ["a", "b"]  # a replaced step keeps its place
+    assert got["a"].output == 10
+    assert got["b"] == last[0]
+    assert await store.get_input("r1") == StoredInput({"q": 1})
+
+
+async def test_a_refused_save_journals_none_of_its_steps(store, make_record, make_step) -> None:
+    await store.create_run(make_record("r1"), {})
+    assert await store.claim_run("r1", "a", lease_until=500, now=100)
+
+    late = make_record("r1", state="done", last_event_at=3)
+    assert await store.save_run(late, owner="b", steps=[make_step("x", 1)]) is False
+    assert await store.save_run(make_record("ghost"), steps=[make_step("x", 1)]) is False
+
+    assert await store.get_steps("r1") == {}
+    assert await store.get_steps("ghost") == {}
+    got = await store.get_run("r1")
+    assert got is not None and got.state == "running"
+    assert await store.save_run(late, owner="a", steps=[make_step("x", 1)]) is True
+    assert list(await store.get_steps("r1")) == ["x"]
+
+
 # -- listing and deleting ---------------------------------------------------------
 
 

@@ -288,8 +288,31 @@ async def test_a_version_1_file_gains_one_statement_run_creation(
             await store.create_run(make_record("new"), {"q": 3})
         assert await store.get_input("new") == StoredInput({"q": 2})  # nothing half-written
     with raw(db_path) as conn:
-        assert conn.execute("SELECT value FROM meta").fetchall() == [("2",)]
+        latest = str(schema.latest_version())
+        assert conn.execute("SELECT value FROM meta").fetchall() == [(latest,)]
         assert conn.execute("SELECT count(*) FROM run_inputs").fetchone() == (2,)
+
+
+async def test_a_version_2_file_gains_one_statement_final_saves(
+    db_path, make_record, make_step, monkeypatch
+) -> None:
+    # A file written before version 3 keeps its runs and journals, then stores a run's
+    # last steps with its final state through the run_saves view.
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", {v: schema.MIGRATIONS[v] for v in (1, 2)})
+        async with SqliteRunStore(db_path) as store:
+            await store.create_run(make_record("old"), {"q": 1})
+            await store.append_step("old", make_step("first"))
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [("2",)]
+    async with SqliteRunStore(db_path) as store:
+        done = make_record("old", state="done", last_event_at=5)
+        assert await store.save_run(done, steps=[make_step("last")])
+        assert list(await store.get_steps("old")) == ["first", "last"]
+        stored = await store.get_run("old")
+        assert stored is not None and stored.state == "done"
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [("3",)]
 
 
 # -- indexes and plans ------------------------------------------------------------

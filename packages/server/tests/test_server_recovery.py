@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from ageflow.core import (
     now_ms,
     task,
 )
+from ageflow.executor import StepRecord
 from ageflow.server import (
     CheckpointDecision,
     InMemoryRunStore,
@@ -160,9 +162,11 @@ async def test_decision_is_persisted_before_it_is_acted_on() -> None:
     saved: list[RunRecord] = []
     original_save = store.save_run
 
-    async def recording_save(record: RunRecord, *, owner: str | None = None) -> bool:
+    async def recording_save(
+        record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
         saved.append(record)
-        return await original_save(record, owner=owner)
+        return await original_save(record, owner=owner, steps=steps)
 
     store.save_run = recording_save  # type: ignore[method-assign]
     runner = echo_runner()

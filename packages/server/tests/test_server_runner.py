@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -15,12 +16,13 @@ from ageflow.core import (
     RunnerRegistry,
     RunnerSpawnArgs,
     WorkflowDef,
+    WorkflowHooks,
     define_agent,
     define_workflow,
     share_session_with,
     task,
 )
-from ageflow.executor import HitlRejectedError
+from ageflow.executor import HitlRejectedError, StepRecord
 from ageflow.server import (
     CheckpointTimeoutError,
     InMemoryRunStore,
@@ -48,10 +50,12 @@ class RecordingStore(InMemoryRunStore):
         self.saved_states: list[str] = []
         self.saved: list[RunRecord] = []
 
-    async def save_run(self, record: RunRecord, *, owner: str | None = None) -> bool:
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
         self.saved_states.append(record.state)
         self.saved.append(record)
-        return await super().save_run(record, owner=owner)
+        return await super().save_run(record, owner=owner, steps=steps)
 
 
 def agent(tag: str = "", **kw: Any) -> Any:
@@ -507,3 +511,59 @@ async def test_progress_counts_each_task_once_and_snapshots_keep_their_own_list(
         assert done.progress["tasksCompleted"] == 2
         # The snapshot taken at the checkpoint did not grow with the run.
         assert paused.progress["completedTasks"] == ["before"]
+
+
+class JournalCountingStore(InMemoryRunStore):
+    """Counts the writes that journal steps: on their own, and with a record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appended: list[str] = []
+        self.saved_with: list[tuple[str, list[str]]] = []
+
+    async def append_step(self, run_id: str, step: StepRecord) -> None:
+        self.appended.append(step.step_key)
+        await super().append_step(run_id, step)
+
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
+        if steps:
+            self.saved_with.append((record.state, [s.step_key for s in steps]))
+        return await super().save_run(record, owner=owner, steps=steps)
+
+
+async def test_the_last_step_is_journaled_with_the_final_state(registry: RunnerRegistry) -> None:
+    store = JournalCountingStore()
+    workflow = define_workflow(
+        name="two",
+        tasks={
+            "first": task(agent("first")),
+            "second": task(agent("second"), depends_on=["first"]),
+        },
+    )
+    async with create_runner(store=store, registry=registry) as runner:
+        handle = await runner.fire(workflow, {"q": 1})
+        await runner.wait(handle.run_id)
+        assert store.appended == ["first"]
+        assert store.saved_with == [("done", ["second"])]
+        assert list(await store.get_steps(handle.run_id)) == ["first", "second"]
+
+
+async def test_a_run_failing_after_its_last_step_keeps_that_step(registry: RunnerRegistry) -> None:
+    store = JournalCountingStore()
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("hook failed")
+
+    workflow = define_workflow(
+        name="hooked",
+        tasks={"only": task(agent("only"))},
+        hooks=WorkflowHooks(on_workflow_complete=explode),
+    )
+    async with create_runner(store=store, registry=registry) as runner:
+        handle = await runner.fire(workflow, {"q": 1})
+        final = await runner.wait(handle.run_id)
+        assert final is not None and final.state == "failed"
+        assert store.saved_with == [("failed", ["only"])]
+        assert list(await store.get_steps(handle.run_id)) == ["only"]

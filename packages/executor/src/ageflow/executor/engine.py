@@ -50,6 +50,7 @@ from ageflow.executor.errors import (
 from ageflow.executor.function_runner import run_function
 from ageflow.executor.hitl import HITLManager
 from ageflow.executor.journal import (
+    OnLastSteps,
     OnStepComplete,
     OnStepsComplete,
     StepRecord,
@@ -94,6 +95,7 @@ class RunEnv:
     journal: Mapping[str, StepRecord] = field(default_factory=dict)
     on_step_complete: OnStepComplete | None = None
     on_steps_complete: OnStepsComplete | None = None
+    on_last_steps: OnLastSteps | None = None
     limiter: anyio.CapacityLimiter | None = None
     sleep: Sleep = anyio.sleep
     totals: RunTotals = field(default_factory=RunTotals)
@@ -106,9 +108,15 @@ class RunEnv:
     def journaling(self) -> bool:
         return self.on_step_complete is not None or self.on_steps_complete is not None
 
-    async def commit(self, records: list[StepRecord]) -> None:
-        """Hand finished steps to the journal: in one call when it takes batches."""
-        if self.on_steps_complete is not None:
+    async def commit(self, records: list[StepRecord], *, last: bool = False) -> None:
+        """Hand finished steps to the journal: in one call when it takes batches.
+
+        ``last``: the steps end the run (no task is left to depend on them); they go to
+        ``on_last_steps`` when there is one, which stores them with the run's final state.
+        """
+        if last and self.on_last_steps is not None:
+            self.on_last_steps(records)
+        elif self.on_steps_complete is not None:
             await self.on_steps_complete(records)
         elif self.on_step_complete is not None:
             for record in records:
@@ -137,8 +145,12 @@ async def run_task_map(
     *,
     prefix: str = "",
     feedback: Any = None,
+    ends_run: bool = False,
 ) -> None:
     """Run every task of ``tasks``; finished tasks land in ``entries`` as they complete.
+
+    ``ends_run``: this is the workflow's own task map, so the steps that finish it end
+    the run; they are journaled as the run's last steps (see ``RunEnv.commit``).
 
     Scheduling: a task becomes ready when its own dependencies are done. A task that never
     waits (a sync function, or a step restored from the journal) runs inline in whichever
@@ -160,6 +172,8 @@ async def run_task_map(
     session_locks: dict[str, anyio.Lock] = {}
     failures: list[BaseException] = []
     walk = _TaskRunner(env, entries, sessions, prefix, feedback)
+    if ends_run:
+        walk.unfinished = len(tasks)
 
     async with anyio.create_task_group() as group:
 
@@ -167,6 +181,8 @@ async def run_task_map(
             name: str, queue: deque[str], may_wait: bool, waiting: str | None
         ) -> str | None:
             """Count ``name`` as done for its dependents; returns the task to continue with."""
+            if walk.unfinished is not None:
+                walk.unfinished -= 1
             for dependent in dependents[name]:
                 remaining[dependent] -= 1
                 if remaining[dependent]:
@@ -305,6 +321,8 @@ class _TaskRunner:
         self.prefix = prefix
         self.ctx = TaskContext(entries, input=env.workflow_input, feedback=feedback)
         self.hooks = env.workflow.hooks
+        # In the task map that ends the run: how many of its tasks are not done yet.
+        self.unfinished: int | None = None
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -458,12 +476,18 @@ class _TaskRunner:
         elif finished is not None:
             finished.append(done)  # the caller commits it with its batch
         else:
-            await self.env.commit([make_record()])
+            await self.env.commit([make_record()], last=self._ends_run(1))
             await self._finish(done)
+
+    def _ends_run(self, finishing: int) -> bool:
+        """Whether the ``finishing`` steps are all the run has left (nothing else runs
+        or waits, so no task can depend on them)."""
+        return self.unfinished == finishing
 
     async def finish_batch(self, batch: list[_Finished]) -> None:
         """Commit inline steps together, then report each one done."""
-        await self.env.commit([done.make_record() for done in batch])
+        records = [done.make_record() for done in batch]
+        await self.env.commit(records, last=self._ends_run(len(batch)))
         for done in batch:
             try:
                 await self._finish(done)

@@ -30,7 +30,7 @@ from ageflow.executor.callbacks import call_hook
 from ageflow.executor.engine import CheckpointHandler, RunEnv, run_task_map
 from ageflow.executor.errors import WorkflowAbortedError
 from ageflow.executor.hitl import HITLManager
-from ageflow.executor.journal import OnStepComplete, OnStepsComplete, StepRecord
+from ageflow.executor.journal import OnLastSteps, OnStepComplete, OnStepsComplete, StepRecord
 from ageflow.executor.node_runner import Sleep
 from ageflow.executor.sessions import SessionManager
 
@@ -91,6 +91,7 @@ class WorkflowExecutor:
         run_id: str | None = None,
         listener: EventListener | None = None,
         on_steps_complete: OnStepsComplete | None = None,
+        on_last_steps: OnLastSteps | None = None,
     ) -> EventStream:
         """A run as a stream of events: ``async with executor.stream(x) as events:``.
 
@@ -98,8 +99,11 @@ class WorkflowExecutor:
         runner call. ``on_step_complete`` is awaited for each finished step before any
         task that depends on it starts; ``on_steps_complete`` does the same for a batch of
         steps at once (sync function tasks that run inline are committed in batches, one
-        call per batch). ``listener`` is called synchronously with every event as it
-        happens (cheaper than iterating when a caller only observes); it must not raise.
+        call per batch). With ``on_last_steps``, the steps that end the run (the last ones
+        of the workflow's own tasks, which nothing can depend on) go to it instead, without
+        waiting, so that a caller can store them with the run's final state in one write.
+        ``listener`` is called synchronously with every event as it happens (cheaper than
+        iterating when a caller only observes); it must not raise.
         """
         return EventStream(
             self,
@@ -112,6 +116,7 @@ class WorkflowExecutor:
             run_id=run_id,
             listener=listener,
             on_steps_complete=on_steps_complete,
+            on_last_steps=on_last_steps,
         )
 
     async def run(
@@ -126,6 +131,7 @@ class WorkflowExecutor:
         run_id: str | None = None,
         listener: EventListener | None = None,
         on_steps_complete: OnStepsComplete | None = None,
+        on_last_steps: OnLastSteps | None = None,
     ) -> WorkflowResult:
         """Run to the end and return the result; raises what the run raised."""
         stream = self.stream(
@@ -138,6 +144,7 @@ class WorkflowExecutor:
             run_id=run_id,
             listener=listener,
             on_steps_complete=on_steps_complete,
+            on_last_steps=on_last_steps,
         )
         stream.keep_events = False  # nobody reads them: skip the queue
         async with stream:
@@ -168,10 +175,12 @@ class EventStream:
         run_id: str | None,
         listener: EventListener | None = None,
         on_steps_complete: OnStepsComplete | None = None,
+        on_last_steps: OnLastSteps | None = None,
     ) -> None:
         self._executor = executor
         self._listener = listener
         self._on_steps_complete = on_steps_complete
+        self._on_last_steps = on_last_steps
         self._input = input
         self._signal = signal
         self._on_checkpoint = on_checkpoint
@@ -283,6 +292,7 @@ class EventStream:
             journal=self._journal,
             on_step_complete=self._on_step_complete,
             on_steps_complete=self._on_steps_complete,
+            on_last_steps=self._on_last_steps,
             limiter=(
                 anyio.CapacityLimiter(executor.max_concurrency)
                 if executor.max_concurrency is not None
@@ -312,7 +322,9 @@ class EventStream:
                         await call_hook(workflow.hooks.on_workflow_start, self._input)
                         started = time.perf_counter()
                         entries: dict[str, CtxEntry] = {}
-                        await run_task_map(env, workflow.tasks, entries, executor.session_manager)
+                        await run_task_map(
+                            env, workflow.tasks, entries, executor.session_manager, ends_run=True
+                        )
                         latency_ms = (time.perf_counter() - started) * 1000
                     if self._run_scope.cancelled_caught or self._abort_requested:
                         raise WorkflowAbortedError()

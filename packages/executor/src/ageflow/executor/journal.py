@@ -71,6 +71,8 @@ class StepRecord:
 Journal = Mapping[str, StepRecord]
 OnStepComplete = Callable[[StepRecord], Awaitable[None]]
 OnStepsComplete = Callable[[list[StepRecord]], Awaitable[None]]
+# Takes the steps that end a run, to be stored with the run's final state (not awaited).
+OnLastSteps = Callable[[list[StepRecord]], None]
 
 
 def step_key(prefix: str, task_name: str) -> str:

@@ -18,6 +18,12 @@ Version 2 adds ``run_creations``: a view over a run and its input whose ``INSTEA
 INSERT`` trigger writes both rows. Creating a run is then one statement, one trip to
 the database thread instead of four (begin, two inserts, commit), and still atomic.
 
+Version 3 adds ``run_saves``: a view whose ``INSTEAD OF INSERT`` trigger replaces a run's
+record and journals steps with it (given as a JSON array of step texts), in one statement.
+A run's last steps are stored with its final state this way: one write instead of two.
+The trigger refuses the whole write (``RAISE``) when the run is unknown or, with an owner
+given, held by another owner.
+
 A migration is an async function that brings a database from the previous version to
 its key's version. ``migrate`` applies the missing ones in order, in one transaction.
 """
@@ -109,8 +115,40 @@ async def _v2_run_creations(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
+# The message of the trigger's refusal (the store turns it into "not saved").
+RUN_NOT_SAVED = "ageflow: run not saved"
+
+_V3_STATEMENTS = (
+    """
+    CREATE VIEW run_saves AS
+    SELECT run_id, state, last_event_at, payload, owner, NULL AS steps FROM runs
+    """,
+    f"""
+    CREATE TRIGGER run_saves_insert INSTEAD OF INSERT ON run_saves
+    BEGIN
+        SELECT RAISE(ABORT, '{RUN_NOT_SAVED}') WHERE NOT EXISTS (
+            SELECT 1 FROM runs
+            WHERE run_id = NEW.run_id AND (NEW.owner IS NULL OR owner = NEW.owner)
+        );
+        UPDATE runs SET state = NEW.state, last_event_at = NEW.last_event_at,
+                        payload = NEW.payload
+        WHERE run_id = NEW.run_id;
+        INSERT INTO steps (run_id, step_key, payload)
+        SELECT NEW.run_id, json_extract(value, '$.stepKey'), value
+        FROM json_each(NEW.steps) WHERE true
+        ON CONFLICT (run_id, step_key) DO UPDATE SET payload = excluded.payload;
+    END
+    """,
+)
+
+
+async def _v3_run_saves(conn: aiosqlite.Connection) -> None:
+    for statement in _V3_STATEMENTS:
+        await conn.execute(statement)
+
+
 # version -> the migration that produces it from version - 1 (version 0: an empty file).
-MIGRATIONS: Mapping[int, Migration] = {1: _v1_initial, 2: _v2_run_creations}
+MIGRATIONS: Mapping[int, Migration] = {1: _v1_initial, 2: _v2_run_creations, 3: _v3_run_saves}
 
 
 def latest_version(migrations: Mapping[int, Migration] | None = None) -> int:

@@ -37,7 +37,7 @@ from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import RunRecord
 from ageflow.server.store import StoredInput
 from ageflow.server_sqlite import queries
-from ageflow.server_sqlite.schema import migrate
+from ageflow.server_sqlite.schema import RUN_NOT_SAVED, migrate
 
 _MEMORY_PATHS = frozenset({":memory:", ""})
 
@@ -325,11 +325,31 @@ class SqliteRunStore:
         rows = await self._fetch(queries.SELECT_INPUT, (run_id,))
         return StoredInput(json.loads(rows[0][0])) if rows else None
 
-    async def save_run(self, record: RunRecord, *, owner: str | None = None) -> bool:
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
+        if steps:
+            return await self._save_run_with_steps(record, owner, steps)
         params = (record.state, record.last_event_at, record.to_json(), record.run_id)
         if owner is None:
             return await self._write(queries.SAVE_RUN, params) == 1
         return await self._write(queries.SAVE_OWNED_RUN, (*params, owner)) == 1
+
+    async def _save_run_with_steps(
+        self, record: RunRecord, owner: str | None, steps: Sequence[StepRecord]
+    ) -> bool:
+        texts = json.dumps([step.to_json_text() for step in steps])
+        params = (record.run_id, record.state, record.last_event_at, record.to_json(), owner, texts)
+        try:
+            await self._write(queries.SAVE_RUN_WITH_STEPS, params)
+        except RunStoreError as exc:
+            refused = isinstance(exc.__cause__, sqlite3.IntegrityError) and RUN_NOT_SAVED in str(
+                exc.__cause__
+            )
+            if refused:
+                return False
+            raise
+        return True
 
     async def list_runs(
         self,

@@ -67,6 +67,8 @@ class LiveRun:
         self.detach_reason: BaseException | None = None  # why this process stopped it
         self.done = anyio.Event()
         self._write_lock = anyio.Lock()
+        # The run's last steps, journaled with its final state (see ``hold_last_steps``).
+        self._held_steps: list[StepRecord] = []
         self._changed = anyio.Event()  # set (and replaced) on every state change
         self.on_ownership_lost: OnOwnershipLost | None = None
 
@@ -159,8 +161,11 @@ class LiveRun:
             return True
 
     async def _persist(self) -> None:
-        saved = await self.store.save_run(self.record, owner=self.owner)
-        if not saved:
+        held = self._held_steps
+        saved = await self.store.save_run(self.record, owner=self.owner, steps=held)
+        if saved:
+            del held[: len(held)]
+        else:
             self.detach(RunOwnershipLostError(self.run_id))
             if self.on_ownership_lost is not None:
                 self.on_ownership_lost(self)
@@ -225,6 +230,12 @@ class LiveRun:
 
     async def mark_cancelled(self) -> bool:
         return await self._transition(state="cancelled", pending_checkpoint=None, decision=None)
+
+    def hold_last_steps(self, steps: list[StepRecord]) -> None:
+        """Keep the steps that end the run for the final transition's write: nothing in
+        the run can depend on them, and one write is cheaper than two. Should this process
+        die before that write, they are in-flight steps: a recovery runs them again."""
+        self._held_steps.extend(steps)
 
     async def commit_steps(self, steps: list[StepRecord]) -> None:
         """Journal finished steps: one at a time, or a batch in one transaction."""

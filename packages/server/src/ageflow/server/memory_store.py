@@ -70,13 +70,18 @@ class InMemoryRunStore:
         row = self._open_rows().get(run_id)
         return StoredInput(json.loads(row.input)) if row else None
 
-    async def save_run(self, record: RunRecord, *, owner: str | None = None) -> bool:
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
         row = self._open_rows().get(record.run_id)
         if row is None or (owner is not None and row.owner != owner):
             return False
+        payload = record.to_json()
+        texts = {step.step_key: step.to_json_text() for step in steps}  # all, or none
         row.state = record.state
         row.last_event_at = record.last_event_at
-        row.payload = record.to_json()
+        row.payload = payload
+        row.steps.update(texts)
         return True
 
     async def list_runs(

@@ -269,6 +269,7 @@ class WorkflowRunner:
                 on_checkpoint=self._checkpoint_handler(live, on_checkpoint),
                 journal=journal,
                 on_steps_complete=live.commit_steps,
+                on_last_steps=live.hold_last_steps,
                 run_id=live.run_id,
                 signal=signal,
                 listener=listen,

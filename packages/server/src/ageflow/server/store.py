@@ -44,11 +44,15 @@ class RunStore(Protocol):
         """The input the run was created with, or None when the run is unknown."""
         ...
 
-    async def save_run(self, record: RunRecord, *, owner: str | None = None) -> bool:
-        """Replace a run's record (never its input, steps, owner or lease).
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
+        """Replace a run's record (never its input, owner or lease).
 
         With ``owner``, the write happens only while that owner holds the run; returns
-        False when it does not (the run was taken over) or the run is unknown.
+        False when it does not (the run was taken over) or the run is unknown. ``steps``
+        are journaled in the same write, all or nothing (as ``append_steps`` would): the
+        runner stores a run's last steps with its final state this way.
         """
         ...
 
