@@ -345,3 +345,50 @@ async def test_status_writes_never_drop_the_stored_input() -> None:
     assert stored is not None
     assert stored.value == {"q": "keep me"}
     assert runner.calls[0].prompt == "first|keep me"
+
+
+class LosesTheFinalWrite(InMemoryRunStore):
+    """A store where the write of a run's end never lands while ``losing`` (the process
+    died before it): nothing is written, and the runner hears "not saved"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.final_write_lost = anyio.Event()
+        self.losing = True
+
+    async def save_run(
+        self, record: RunRecord, *, owner: str | None = None, steps: Sequence[StepRecord] = ()
+    ) -> bool:
+        if steps and self.losing:
+            self.final_write_lost.set()
+            return False
+        return await super().save_run(record, owner=owner, steps=steps)
+
+
+async def test_dying_before_the_final_write_runs_only_the_last_step_again() -> None:
+    expected = await reference_outputs()
+    store = LosesTheFinalWrite()
+    first_process = echo_runner()
+    policy = RunPolicy(checkpoint="approve")
+    async with create_runner(store=store, registry=RunnerRegistry({"fake": first_process})) as a:
+        handle = await a.fire(pipeline(), {"q": "why"}, policy=policy)
+        with anyio.fail_after(5):
+            await store.final_write_lost.wait()
+    # "last" finished, but its step was to be stored with the final state: still running.
+    assert tags(first_process) == ["first", "second", "gate", "last"]
+    stored = await store.get_run(handle.run_id)
+    assert stored is not None and stored.state == "running"
+    assert list(await store.get_steps(handle.run_id)) == ["first", "second", "gate"]
+
+    # The first process is gone: its lease on the run lapses.
+    await store.release_runs(a.owner_id, [handle.run_id])
+    second_process = echo_runner()
+    store.losing = False
+    async with create_runner(store=store, registry=RunnerRegistry({"fake": second_process})) as b:
+        assert await b.recover(pipeline()) == [handle.run_id]
+        final = await b.wait(handle.run_id)
+    assert tags(second_process) == ["last"]  # only the step in flight ran again
+    assert final is not None and final.state == "done"
+    assert final.result is not None
+    assert final.result.to_wire()["outputs"] == expected
+    assert list(await store.get_steps(handle.run_id)) == ["first", "second", "gate", "last"]
