@@ -7,7 +7,8 @@ Per-step figures are microseconds per task of a whole run (executor included), b
 1. a chain of N no-op function tasks, each step committed before the next starts;
 2. N independent no-op tasks (steps finishing together share commits: group commit);
 3. LangGraph: the same chain of increment nodes with ``AsyncSqliteSaver``;
-4. the floor: one aiosqlite autocommit INSERT per step, same pragmas as the store;
+4. the floor: one aiosqlite autocommit INSERT per step, same pragmas as the store, and
+   the part of it that is only the round trip to the database thread (``SELECT 1``);
 5. recover (store part): a file with 10,000 runs of which 10 unfinished: list the
    claimable ones and load their inputs and journals; time and RSS growth.
 
@@ -101,6 +102,17 @@ async def time_sqlite_floor(directory: Path, n: int) -> float:
                 "INSERT INTO steps (run_id, step_key, payload) VALUES (?, ?, ?)",
                 ("run", f"t{i}", payload),
             )
+        return time.perf_counter() - started
+
+
+async def time_thread_hop(directory: Path, n: int) -> float:
+    """One aiosqlite round trip per step that writes nothing (``SELECT 1``): what handing
+    work to the database thread and back costs on this machine, before any SQLite work."""
+    path = directory / f"hop-{uuid.uuid4().hex}.sqlite"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        started = time.perf_counter()
+        for _ in range(n):
+            await conn.execute("SELECT 1")
         return time.perf_counter() - started
 
 
@@ -304,6 +316,8 @@ async def main(repeat: int, n: int) -> None:
             rows.append(("chain", label, await best_of(max(1, repeat - 1), timer), "", ""))
         floor = await best_of(repeat, lambda: time_sqlite_floor(directory, n))
         rows.append(("floor", "aiosqlite autocommit INSERT per step, WAL + NORMAL", floor, "", ""))
+        hop = await best_of(repeat, lambda: time_thread_hop(directory, n))
+        rows.append(("floor", "of which the thread round trip (aiosqlite SELECT 1)", hop, "", ""))
 
         print(f"Durable steps: {n} tasks per run, best of {repeat}\n")
         print("| shape | journal | us/step | target | step commits/run |")
