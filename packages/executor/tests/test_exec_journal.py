@@ -247,16 +247,18 @@ class LastStepsLog:
         self.last.append([s.step_key for s in steps])
 
 
+def plus_one_pair(name: str, **second: Any) -> Any:
+    """``a`` (0 + 1), then ``b`` (a's output + 1) with ``second``'s task options."""
+    fn = define_function(lambda n: n + 1, input=int, output=int)
+    options: dict[str, Any] = {"input": lambda c: c["a"].output, **second}
+    return define_workflow(
+        name=name, tasks={"a": task(fn, input=0), "b": task(fn, depends_on=["a"], **options)}
+    )
+
+
 async def test_the_step_that_ends_the_run_goes_to_on_last_steps() -> None:
     log = LastStepsLog()
-    fn = define_function(lambda n: n + 1, input=int, output=int)
-    workflow = define_workflow(
-        name="chain",
-        tasks={
-            "a": task(fn, input=0),
-            "b": task(fn, depends_on=["a"], input=lambda c: c["a"].output),
-        },
-    )
+    workflow = plus_one_pair("chain")
     result = await WorkflowExecutor(workflow).run(
         on_steps_complete=log.commit, on_last_steps=log.hold
     )
@@ -324,14 +326,7 @@ async def test_a_final_inline_batch_ends_the_run_and_loop_steps_never_do() -> No
 
 async def test_a_skipped_last_task_leaves_the_finished_step_committed() -> None:
     log = LastStepsLog()
-    fn = define_function(lambda n: n + 1, input=int, output=int)
-    workflow = define_workflow(
-        name="skip",
-        tasks={
-            "a": task(fn, input=0),
-            "b": task(fn, depends_on=["a"], input=lambda c: 1, skip_if=lambda c: True),
-        },
-    )
+    workflow = plus_one_pair("skip", skip_if=lambda c: True)
     await WorkflowExecutor(workflow).run(on_steps_complete=log.commit, on_last_steps=log.hold)
     assert log.committed == [["a"]]
     assert log.last == []
