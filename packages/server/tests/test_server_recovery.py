@@ -17,6 +17,7 @@ from ageflow.core import (
     RunnerRegistry,
     RunnerSpawnArgs,
     WorkflowDef,
+    WorkflowHooks,
     define_agent,
     define_function,
     define_workflow,
@@ -392,3 +393,31 @@ async def test_dying_before_the_final_write_runs_only_the_last_step_again() -> N
     assert final.result is not None
     assert final.result.to_wire()["outputs"] == expected
     assert list(await store.get_steps(handle.run_id)) == ["first", "second", "gate", "last"]
+
+
+async def test_closing_between_the_last_step_and_the_final_write_keeps_the_step() -> None:
+    # The last step is held for the run's final write; a runner closing before that
+    # write journals it on its own, so the next process does not run it again.
+    store = InMemoryRunStore()
+    completing = anyio.Event()
+
+    async def slow_completion(*_: Any) -> None:
+        completing.set()
+        await anyio.sleep(0.2)  # the runner closes meanwhile (hooks are not cancelled)
+
+    slow = pipeline().with_hooks(WorkflowHooks(on_workflow_complete=slow_completion))
+    first_process = echo_runner()
+    policy = RunPolicy(checkpoint="approve")
+    async with create_runner(store=store, registry=RunnerRegistry({"fake": first_process})) as a:
+        handle = await a.fire(slow, {"q": "why"}, policy=policy)
+        with anyio.fail_after(5):
+            await completing.wait()
+    assert tags(first_process) == ["first", "second", "gate", "last"]
+    assert list(await store.get_steps(handle.run_id)) == ["first", "second", "gate", "last"]
+
+    second_process = echo_runner()
+    async with create_runner(store=store, registry=RunnerRegistry({"fake": second_process})) as b:
+        assert await b.recover(pipeline()) == [handle.run_id]
+        final = await b.wait(handle.run_id)
+    assert tags(second_process) == []  # every step came back from the journal
+    assert final is not None and final.state == "done"

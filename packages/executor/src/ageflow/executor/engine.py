@@ -173,7 +173,7 @@ async def run_task_map(
     failures: list[BaseException] = []
     walk = _TaskRunner(env, entries, sessions, prefix, feedback)
     if ends_run:
-        walk.unfinished = len(tasks)
+        walk.unreleased = len(tasks)
 
     async with anyio.create_task_group() as group:
 
@@ -181,8 +181,8 @@ async def run_task_map(
             name: str, queue: deque[str], may_wait: bool, waiting: str | None
         ) -> str | None:
             """Count ``name`` as done for its dependents; returns the task to continue with."""
-            if walk.unfinished is not None:
-                walk.unfinished -= 1
+            if walk.unreleased is not None:
+                walk.unreleased -= 1
             for dependent in dependents[name]:
                 remaining[dependent] -= 1
                 if remaining[dependent]:
@@ -321,8 +321,9 @@ class _TaskRunner:
         self.prefix = prefix
         self.ctx = TaskContext(entries, input=env.workflow_input, feedback=feedback)
         self.hooks = env.workflow.hooks
-        # In the task map that ends the run: how many of its tasks are not done yet.
-        self.unfinished: int | None = None
+        # In the task map that ends the run: how many of its tasks have not released their
+        # dependents yet (running, waiting, or finished and waiting for a batch commit).
+        self.unreleased: int | None = None
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -468,8 +469,9 @@ class _TaskRunner:
         finished: list[_Finished] | None = None,
     ) -> None:
         # The step is committed before anything can depend on it, and before it is reported
-        # done. The record is built only when a journal takes it (dumping outputs costs time
-        # a plain run does not need).
+        # done; the steps that end the run are handed over to be stored with its final
+        # state instead (see RunEnv.commit). The record is built only when a journal takes
+        # it (dumping outputs costs time a plain run does not need).
         done = _Finished(name, entry, metrics, make_record)
         if not self.env.journaling:
             await self._finish(done)
@@ -482,7 +484,7 @@ class _TaskRunner:
     def _ends_run(self, finishing: int) -> bool:
         """Whether the ``finishing`` steps are all the run has left (nothing else runs
         or waits, so no task can depend on them)."""
-        return self.unfinished == finishing
+        return self.unreleased == finishing
 
     async def finish_batch(self, batch: list[_Finished]) -> None:
         """Commit inline steps together, then report each one done."""

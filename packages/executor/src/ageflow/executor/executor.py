@@ -99,9 +99,10 @@ class WorkflowExecutor:
         runner call. ``on_step_complete`` is awaited for each finished step before any
         task that depends on it starts; ``on_steps_complete`` does the same for a batch of
         steps at once (sync function tasks that run inline are committed in batches, one
-        call per batch). With ``on_last_steps``, the steps that end the run (the last ones
-        of the workflow's own tasks, which nothing can depend on) go to it instead, without
-        waiting, so that a caller can store them with the run's final state in one write.
+        call per batch). With ``on_last_steps`` beside one of those, the steps that end the
+        run (the last ones of the workflow's own tasks, which nothing can depend on) go to
+        it instead, without waiting, so that a caller can store them with the run's final
+        state in one write; they are reported done before that write.
         ``listener`` is called synchronously with every event as it happens (cheaper than
         iterating when a caller only observes); it must not raise.
         """

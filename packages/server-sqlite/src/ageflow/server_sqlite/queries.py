@@ -30,9 +30,9 @@ SELECT_INPUT = "SELECT input FROM run_inputs WHERE run_id = ?"
 SAVE_RUN = "UPDATE runs SET state = ?, last_event_at = ?, payload = ? WHERE run_id = ?"
 SAVE_OWNED_RUN = SAVE_RUN + " AND owner = ?"
 # A record and steps (a JSON array of step texts) in one statement; the view's trigger
-# refuses it all when the run is unknown or (owner not NULL) held by another owner.
+# refuses it all when the run is unknown or (expected_owner not NULL) held by another owner.
 SAVE_RUN_WITH_STEPS = """
-    INSERT INTO run_saves (run_id, state, last_event_at, payload, owner, steps)
+    INSERT INTO run_saves (run_id, state, last_event_at, payload, expected_owner, steps)
     VALUES (?, ?, ?, ?, ?, ?)
 """
 

@@ -21,8 +21,8 @@ the database thread instead of four (begin, two inserts, commit), and still atom
 Version 3 adds ``run_saves``: a view whose ``INSTEAD OF INSERT`` trigger replaces a run's
 record and journals steps with it (given as a JSON array of step texts), in one statement.
 A run's last steps are stored with its final state this way: one write instead of two.
-The trigger refuses the whole write (``RAISE``) when the run is unknown or, with an owner
-given, held by another owner.
+The trigger refuses the whole write (``RAISE``) when the run is unknown or, with an
+``expected_owner`` given, held by another owner (the owner column itself never changes).
 
 A migration is an async function that brings a database from the previous version to
 its key's version. ``migrate`` applies the missing ones in order, in one transaction.
@@ -121,14 +121,16 @@ RUN_NOT_SAVED = "ageflow: run not saved"
 _V3_STATEMENTS = (
     """
     CREATE VIEW run_saves AS
-    SELECT run_id, state, last_event_at, payload, owner, NULL AS steps FROM runs
+    SELECT run_id, state, last_event_at, payload, owner AS expected_owner, NULL AS steps
+    FROM runs
     """,
     f"""
     CREATE TRIGGER run_saves_insert INSTEAD OF INSERT ON run_saves
     BEGIN
         SELECT RAISE(ABORT, '{RUN_NOT_SAVED}') WHERE NOT EXISTS (
             SELECT 1 FROM runs
-            WHERE run_id = NEW.run_id AND (NEW.owner IS NULL OR owner = NEW.owner)
+            WHERE run_id = NEW.run_id
+              AND (NEW.expected_owner IS NULL OR owner = NEW.expected_owner)
         );
         UPDATE runs SET state = NEW.state, last_event_at = NEW.last_event_at,
                         payload = NEW.payload

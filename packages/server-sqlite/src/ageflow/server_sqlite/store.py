@@ -338,7 +338,7 @@ class SqliteRunStore:
     async def _save_run_with_steps(
         self, record: RunRecord, owner: str | None, steps: Sequence[StepRecord]
     ) -> bool:
-        texts = json.dumps([step.to_json_text() for step in steps])
+        texts = json.dumps([step.to_json_text() for step in steps], ensure_ascii=False)
         params = (record.run_id, record.state, record.last_event_at, record.to_json(), owner, texts)
         try:
             await self._write(queries.SAVE_RUN_WITH_STEPS, params)
@@ -349,6 +349,7 @@ class SqliteRunStore:
             if refused:
                 return False
             raise
+        self.step_transactions += 1
         return True
 
     async def list_runs(

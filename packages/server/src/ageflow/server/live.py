@@ -161,11 +161,16 @@ class LiveRun:
             return True
 
     async def _persist(self) -> None:
-        held = self._held_steps
-        saved = await self.store.save_run(self.record, owner=self.owner, steps=held)
-        if saved:
-            del held[: len(held)]
-        else:
+        # Held steps go with this write (taken out first: steps held while it is in
+        # flight wait for the next one).
+        held, self._held_steps = self._held_steps, []
+        try:
+            saved = await self.store.save_run(self.record, owner=self.owner, steps=held)
+        except BaseException:
+            self._held_steps[:0] = held  # not written: they stay for a later write
+            raise
+        if not saved:
+            # Another process owns the run now: its journal is no longer ours to write.
             self.detach(RunOwnershipLostError(self.run_id))
             if self.on_ownership_lost is not None:
                 self.on_ownership_lost(self)
@@ -236,6 +241,14 @@ class LiveRun:
         the run can depend on them, and one write is cheaper than two. Should this process
         die before that write, they are in-flight steps: a recovery runs them again."""
         self._held_steps.extend(steps)
+
+    async def journal_held_steps(self) -> None:
+        """Journal the held steps on their own: this process stops before the run's final
+        write (closing down), so the next one restores them instead of running them again.
+        Nothing is written once another process owns the run."""
+        if self._held_steps and not isinstance(self.detach_reason, RunOwnershipLostError):
+            held, self._held_steps = self._held_steps, []
+            await self.store.append_steps(self.run_id, held)
 
     async def commit_steps(self, steps: list[StepRecord]) -> None:
         """Journal finished steps: one at a time, or a batch in one transaction."""

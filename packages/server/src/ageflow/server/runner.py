@@ -53,6 +53,7 @@ from ageflow.server.errors import (
     RunNotFoundError,
     RunOwnedElsewhereError,
     RunOwnershipLostError,
+    RunStoreError,
     UnknownWorkflowError,
 )
 from ageflow.server.live import LiveRun
@@ -570,6 +571,9 @@ class WorkflowRunner:
         for settled in list(self._reporting):
             await settled.wait()  # listeners hear how their run ended before we go
         with anyio.CancelScope(shield=True):
+            for live in unfinished:
+                with suppress(RunStoreError):  # then they run again after a restart
+                    await live.journal_held_steps()
             if unfinished:
                 await self.store.release_runs(self.owner_id, [live.run_id for live in unfinished])
             if self._owns_store:
