@@ -15,6 +15,7 @@ from ageflow.core import (
     RunnerRegistry,
     RunnerSpawnArgs,
     TaskTimeoutError,
+    WorkflowHooks,
     define_agent,
     define_function,
     define_workflow,
@@ -377,3 +378,24 @@ async def test_inline_function_chain_still_yields_and_can_be_cancelled(
     assert agent_started.is_set()  # the waiting task ran alongside the inline chain
     assert 10 < len(ran) < 300  # stopped part-way, not after the whole chain
     assert runner.cancelled == ["agent"]
+
+
+async def test_stream_cancel_reaches_a_workflow_complete_hook_in_flight() -> None:
+    in_hook = anyio.Event()
+
+    async def never_done(_outputs: Any, _metrics: Any) -> None:
+        in_hook.set()
+        await anyio.sleep_forever()
+
+    workflow = define_workflow(
+        name="hooked",
+        tasks={"a": task(define_function(lambda n: n, input=int, output=int), input=1)},
+        hooks=WorkflowHooks(on_workflow_complete=never_done),
+    )
+    with anyio.fail_after(5), pytest.raises(WorkflowAbortedError):
+        async with WorkflowExecutor(workflow).stream() as stream:
+            async for event in stream:
+                if event.type == "task:complete":
+                    await in_hook.wait()
+                    stream.cancel()
+    assert stream.final_event is not None and stream.final_event.type == "workflow:error"

@@ -403,7 +403,7 @@ async def test_closing_between_the_last_step_and_the_final_write_keeps_the_step(
 
     async def slow_completion(*_: Any) -> None:
         completing.set()
-        await anyio.sleep(0.2)  # the runner closes meanwhile (hooks are not cancelled)
+        await anyio.sleep_forever()  # until the closing runner cancels the run
 
     slow = pipeline().with_hooks(WorkflowHooks(on_workflow_complete=slow_completion))
     first_process = echo_runner()

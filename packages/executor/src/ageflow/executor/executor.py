@@ -327,6 +327,18 @@ class EventStream:
                             env, workflow.tasks, entries, executor.session_manager, ends_run=True
                         )
                         latency_ms = (time.perf_counter() - started) * 1000
+                        metrics = WorkflowMetrics(
+                            total_latency_ms=latency_ms,
+                            total_tokens_in=env.totals.tokens_in,
+                            total_tokens_out=env.totals.tokens_out,
+                            total_estimated_cost=executor.budget_tracker.total,
+                            task_count=env.totals.task_count,
+                        )
+                        outputs = {
+                            name: entries[name].output for name in workflow.tasks if name in entries
+                        }
+                        # In the run's scope: cancelling the run reaches this hook too.
+                        await call_hook(workflow.hooks.on_workflow_complete, outputs, metrics)
                     if self._run_scope.cancelled_caught or self._abort_requested:
                         raise WorkflowAbortedError()
                 except anyio.get_cancelled_exc_class():
@@ -334,15 +346,6 @@ class EventStream:
                     # cancellation go on.
                     self._fail(WorkflowAbortedError(), fields)
                     raise
-                metrics = WorkflowMetrics(
-                    total_latency_ms=latency_ms,
-                    total_tokens_in=env.totals.tokens_in,
-                    total_tokens_out=env.totals.tokens_out,
-                    total_estimated_cost=executor.budget_tracker.total,
-                    task_count=env.totals.task_count,
-                )
-                outputs = {name: entries[name].output for name in workflow.tasks if name in entries}
-                await call_hook(workflow.hooks.on_workflow_complete, outputs, metrics)
             except Exception as exc:
                 self._fail(exc, fields)
                 return
