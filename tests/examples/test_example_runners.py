@@ -13,12 +13,9 @@ import importlib.util
 import itertools
 import json
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -168,69 +165,13 @@ async def test_codex_example_refuses_a_subject_over_72_characters(fake_cli) -> N
 # --- api ---------------------------------------------------------------------------------
 
 
-class FakeChatServer:
-    """``POST /v1/chat/completions`` on 127.0.0.1 answering scripted assistant texts in order."""
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers = list(answers)
-        self.requests: list[tuple[str, dict[str, str], Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append((self.path, headers, body))
-                if not server.answers:
-                    self._send(500, {"error": {"message": "no scripted answer left"}})
-                    return
-                message = {"role": "assistant", "content": server.answers.pop(0)}
-                usage = {"prompt_tokens": 50, "completion_tokens": 12}
-                self._send(200, {"choices": [{"index": 0, "message": message}], "usage": usage})
-
-            def _send(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-
-@pytest.fixture
-def chat_server() -> Iterator[FakeChatServer]:
-    server = FakeChatServer([])
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-async def test_api_example_extracts_action_items_over_http(chat_server, monkeypatch) -> None:
-    monkeypatch.setenv("AGEFLOW_API_BASE_URL", chat_server.base_url)
+async def test_api_example_extracts_action_items_over_http(fake_openai, monkeypatch) -> None:
+    monkeypatch.setenv("AGEFLOW_API_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("AGEFLOW_API_MODEL", "local-model")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     example = load_example("api")
     assert get_runner("api") is example.runner
-    chat_server.answers.append(
+    fake_openai.reply(
         json.dumps(
             {
                 "items": [
@@ -238,7 +179,8 @@ async def test_api_example_extracts_action_items_over_http(chat_server, monkeypa
                     {"owner": "unassigned", "task": "Book a room for the offsite"},
                 ]
             }
-        )
+        ),
+        usage=(50, 12),
     )
     notes = "Ana will send the budget draft by Friday. Someone should book a room."
 
@@ -253,19 +195,20 @@ async def test_api_example_extracts_action_items_over_http(chat_server, monkeypa
             example.ActionItem(owner="unassigned", task="Book a room for the offsite", due=None),
         ]
     )
-    ((path, headers, body),) = chat_server.requests
-    assert path == "/v1/chat/completions"
-    assert headers["authorization"] == "Bearer sk-test"
-    assert body["model"] == "local-model"
-    assert notes in body["messages"][-1]["content"]
+    (request,) = fake_openai.requests
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.header_values("authorization") == ["Bearer sk-test"]
+    assert request.body["model"] == "local-model"
+    assert notes in request.body["messages"][-1]["content"]
     assert result.metrics.total_tokens_in == 50
 
 
-async def test_api_example_retries_an_invalid_answer(chat_server, monkeypatch) -> None:
-    monkeypatch.setenv("AGEFLOW_API_BASE_URL", chat_server.base_url)
+async def test_api_example_retries_an_invalid_answer(fake_openai, monkeypatch) -> None:
+    monkeypatch.setenv("AGEFLOW_API_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     example = load_example("api")
-    chat_server.answers.extend(["Sure! Here are the items: none.", '{"items": []}'])
+    fake_openai.reply("Sure! Here are the items: none.")
+    fake_openai.reply('{"items": []}')
 
     try:
         result = await WorkflowExecutor(example.workflow).run({"notes": "We chatted."})
@@ -273,7 +216,7 @@ async def test_api_example_retries_an_invalid_answer(chat_server, monkeypatch) -
         await example.runner.shutdown()
 
     assert result.outputs["extract"] == example.ActionItems(items=[])
-    assert len(chat_server.requests) == 2
+    assert len(fake_openai.chat_requests) == 2
 
 
 def test_api_example_defaults_to_openai(monkeypatch) -> None:

@@ -19,6 +19,7 @@ from ageflow.runners.api import (
     InMemorySessionStore,
     parse_retry_after,
 )
+from ageflow.testing.fake_openai import Scripted
 
 pytestmark = pytest.mark.anyio
 
@@ -130,7 +131,7 @@ async def test_missing_usage_counts_zero_and_null_content_is_empty(fake_openai):
 
 
 async def test_no_choices_is_an_api_error(fake_openai):
-    fake_openai.chat_script.append(type(fake_openai.models_response)(body={"choices": []}))
+    fake_openai.chat_script.append(Scripted(body={"choices": []}))
     async with ApiRunner(base_url=fake_openai.base_url, api_key="k", model="m") as runner:
         with pytest.raises(ApiRequestError, match="no choices in response") as info:
             await runner.spawn(RunnerSpawnArgs(prompt="p"))
@@ -218,7 +219,7 @@ async def test_validate_ok_reports_first_model(fake_openai):
 
 
 async def test_validate_401(fake_openai):
-    fake_openai.models_response = type(fake_openai.models_response)(status=401, body="no")
+    fake_openai.models_response = Scripted(status=401, body="no")
     async with ApiRunner(base_url=fake_openai.base_url, api_key="k") as runner:
         result = await runner.validate()
     assert not result.ok
@@ -235,7 +236,7 @@ async def test_validate_never_raises_on_network_error_or_hang(fake_openai):
     assert not result.ok and "ECONNREFUSED" in (result.error or "")
     await client.aclose()
 
-    fake_openai.models_response = type(fake_openai.models_response)(hang=True)
+    fake_openai.models_response = Scripted(hang=True)
     async with ApiRunner(base_url=fake_openai.base_url, api_key="k", timeout_s=0.3) as runner:
         result = await runner.validate()
     assert not result.ok and "timed out" in (result.error or "")

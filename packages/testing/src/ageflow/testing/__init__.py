@@ -3,6 +3,7 @@
 - ``create_test_harness(workflow)``: run a workflow against canned agent answers.
 - ``MockRunner`` / ``ScriptedRunner``: runners for tests, by task name or by function.
 - ``FakeCli`` (fixture ``fake_cli``): fake ``claude`` and ``codex`` executables on PATH.
+- ``FakeOpenAI`` (fixture ``fake_openai``): a fake OpenAI-compatible API over real HTTP.
 - ``spawn_mock_mcp_server``: an MCP server with echo, error, crash and hang behaviours.
 
 Names load on first use: the pytest plugin imports this package in every test session, and
@@ -28,6 +29,9 @@ _EXPORTS = {
     "FakeCli": "ageflow.testing.fake_cli",
     "FakeCall": "ageflow.testing.fake_cli",
     "FakeResponse": "ageflow.testing.fake_cli",
+    "FakeOpenAI": "ageflow.testing.fake_openai",
+    "RecordedRequest": "ageflow.testing.fake_openai",
+    "tool_call": "ageflow.testing.fake_openai",
     "MockMcpServerOpts": "ageflow.testing.mock_mcp_config",
     "MockToolSpec": "ageflow.testing.mock_mcp_config",
     "SubprocessCommand": "ageflow.testing.mock_mcp_config",
@@ -38,12 +42,14 @@ _EXPORTS = {
 __all__ = [
     "FakeCall",
     "FakeCli",
+    "FakeOpenAI",
     "FakeResponse",
     "MockMcpServerOpts",
     "MockRaw",
     "MockRunner",
     "MockThrow",
     "MockToolSpec",
+    "RecordedRequest",
     "ScriptedRunner",
     "StartedPids",
     "SubprocessCommand",
@@ -54,10 +60,12 @@ __all__ = [
     "process_gone",
     "runner_names",
     "spawn_mock_mcp_server",
+    "tool_call",
 ]
 
 if TYPE_CHECKING:
     from ageflow.testing.fake_cli import FakeCall, FakeCli, FakeResponse
+    from ageflow.testing.fake_openai import FakeOpenAI, RecordedRequest, tool_call
     from ageflow.testing.harness import TestHarness, create_test_harness, runner_names
     from ageflow.testing.mock_mcp_config import MockMcpServerOpts, MockToolSpec, SubprocessCommand
     from ageflow.testing.mock_mcp_server import mock_mcp_subprocess_command, spawn_mock_mcp_server

@@ -6,7 +6,8 @@ Fixtures:
 - ``fake_cli_pids``: shims before the fakes that report each started process's pid
   (``await fake_cli_pids.next_pid()``); pair it with ``ageflow.testing.process_gone``;
 - ``mock_mcp_server``: an async factory of in-process mock MCP servers, stopped after the
-  test (needs the anyio plugin, i.e. an ``@pytest.mark.anyio`` test).
+  test (needs the anyio plugin, i.e. an ``@pytest.mark.anyio`` test);
+- ``fake_openai``: a fake OpenAI-compatible API on 127.0.0.1 (a ``FakeOpenAI``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ageflow.testing.fake_cli import CONFIG_ENV, FakeCli
+from ageflow.testing.fake_openai import FakeOpenAI
 from ageflow.testing.mock_mcp_server import (
     MockMcpServerHandle,
     MockMcpServerOpts,
@@ -60,3 +62,10 @@ async def mock_mcp_server(anyio_backend: object) -> AsyncIterator[MockMcpServerF
             return handle
 
         yield spawn
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible API for this test (``base_url`` ends in ``/v1``)."""
+    with FakeOpenAI() as fake:
+        yield fake
