@@ -1,7 +1,8 @@
 """The greeting workflow the MCP server tests and their child processes serve (not a test).
 
 ``greet`` says hello to a ``Person``; ``shout`` upper-cases it, after the approval
-checkpoint "Shout it?" when ``checkpoint`` is set.
+checkpoint "Shout it?" when ``checkpoint`` is set. Child processes run from this folder,
+so they import it too.
 """
 
 from __future__ import annotations
@@ -22,11 +23,19 @@ class Greeting(BaseModel):
     greeting: str
 
 
-def greeting_workflow(name: str = "greet", *, checkpoint: bool = False, **mcp: Any) -> WorkflowDef:
-    """Two function tasks; ``mcp`` options, when given, become the workflow's ``mcp``."""
-    greet = define_function(
-        lambda p: Greeting(greeting=f"Hello, {p.name}!"), input=Person, output=Greeting
-    )
+def greeting_workflow(
+    name: str = "greet", *, checkpoint: bool = False, stray_print: bool = False, **mcp: Any
+) -> WorkflowDef:
+    """Two function tasks; ``mcp`` options, when given, become the workflow's ``mcp``.
+    With ``stray_print``, ``greet`` prints to stdout (which must never reach a stdio
+    protocol stream)."""
+
+    def hello(person: Person) -> Greeting:
+        if stray_print:
+            print(f"stray output of {name}")
+        return Greeting(greeting=f"Hello, {person.name}!")
+
+    greet = define_function(hello, input=Person, output=Greeting)
     shout = define_function(
         lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
     )

@@ -21,20 +21,12 @@ import sys
 from pathlib import Path
 
 import anyio
-from pydantic import BaseModel
+from mcp_greeting import Greeting, Person
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
 from ageflow.core.workflow import WorkflowDef
 from ageflow.mcp_server import ConcurrencyConfig, create_mcp_server
 from ageflow.mcp_server.stdio import serve_stdio
-
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
 
 
 def mark(markers: Path, step: str) -> None:

@@ -14,51 +14,17 @@ import sys
 from pathlib import Path
 
 import anyio
-from pydantic import BaseModel
+from mcp_greeting import greeting_workflow
 
-from ageflow.core import Checkpoint, define_function, define_workflow, task
-from ageflow.core.workflow import WorkflowDef
 from ageflow.mcp_server import create_mcp_server
 from ageflow.mcp_server.stdio import serve_stdio
-
-
-class Person(BaseModel):
-    name: str
-
-
-class Greeting(BaseModel):
-    greeting: str
-
-
-def greeting_workflow(name: str, *, checkpoint: bool) -> WorkflowDef:
-    def hello(person: Person) -> Greeting:
-        # A stray print from task code must not reach the protocol stream (stdout).
-        print(f"stray output of {name}")
-        return Greeting(greeting=f"Hello, {person.name}!")
-
-    greet = define_function(hello, input=Person, output=Greeting)
-    shout = define_function(
-        lambda g: Greeting(greeting=g.greeting.upper()), input=Greeting, output=Greeting
-    )
-    return define_workflow(
-        name=name,
-        tasks={
-            "greet": task(greet),
-            "shout": task(
-                shout,
-                depends_on=["greet"],
-                input=lambda ctx: ctx["greet"].output,
-                hitl=Checkpoint("Shout it?") if checkpoint else None,
-            ),
-        },
-    )
 
 
 async def main(db: str) -> None:
     server = create_mcp_server(
         [
-            greeting_workflow("greet", checkpoint=False),
-            greeting_workflow("review", checkpoint=True),
+            greeting_workflow("greet", checkpoint=False, stray_print=True),
+            greeting_workflow("review", checkpoint=True, stray_print=True),
         ],
         name="stdio-test",
         async_mode=True,
