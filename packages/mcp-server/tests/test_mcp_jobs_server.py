@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp_greeting import Greeting, Person, greeting_workflow
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
 from ageflow.core.workflow import WorkflowDef
-from ageflow.mcp_server import ConcurrencyConfig, McpServer, create_mcp_server
+from ageflow.mcp_server import ConcurrencyConfig, McpServer, create_mcp_server, jobs
 from ageflow.server import InMemoryRunStore
 from ageflow.server_sqlite import SqliteRunStore
 
@@ -345,10 +346,6 @@ def held_workflow(release: Any) -> WorkflowDef:
 async def test_status_waits_briefly_for_a_job_that_is_finishing(monkeypatch) -> None:
     # A status call that lands while a job finishes answers with the outcome (a short
     # long-poll) instead of "running"; the window is widened here so the test is not timed.
-    import anyio
-
-    from ageflow.mcp_server import jobs
-
     monkeypatch.setattr(jobs, "STATUS_SETTLE_S", 60.0)
     release = anyio.Event()
     server = create_mcp_server(
@@ -370,10 +367,6 @@ async def test_status_waits_briefly_for_a_job_that_is_finishing(monkeypatch) -> 
 
 
 async def test_status_of_a_job_that_keeps_running_says_running(monkeypatch) -> None:
-    import anyio
-
-    from ageflow.mcp_server import jobs
-
     monkeypatch.setattr(jobs, "STATUS_SETTLE_S", 0.01)
     release = anyio.Event()
     server = create_mcp_server(
