@@ -1,4 +1,5 @@
-"""The MCP server tests share their workflow (mcp_greeting.py) from this folder."""
+"""The MCP server tests share their workflow (mcp_greeting.py) and client helpers (mcp_calls.py)
+from this folder."""
 
 from __future__ import annotations
 

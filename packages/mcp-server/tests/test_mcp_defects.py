@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
+from mcp_calls import call, connected
 from mcp_greeting import Greeting, Person, greeting_workflow
 from pydantic import BaseModel
 
@@ -60,17 +58,6 @@ def hanging_workflow(name: str = "hang") -> WorkflowDef:
     return define_workflow(
         name=name, tasks={"hang": task(define_function(hang, input=Person, output=Greeting))}
     )
-
-
-@asynccontextmanager
-async def connected(server: McpServer) -> AsyncIterator[Any]:
-    async with server.running(), Client(server.server, mode="legacy") as client:
-        yield client
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(name, args)
-    return result.is_error, result.structured_content
 
 
 async def start(client: Any, name: str, args: dict[str, Any]) -> str:

@@ -14,11 +14,11 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp_calls import call, wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -45,22 +45,6 @@ async def http_server_process(db: Path, pid_file: Path) -> AsyncIterator[tuple[s
             process.kill()
         await process.wait()
         await process.aclose()
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(name, args)
-    return result.is_error, result.structured_content
-
-
-async def wait_for_state(client: Any, job_id: str, state: str) -> dict[str, Any]:
-    """Poll the job's status as a remote client must, bounded in time."""
-    with anyio.fail_after(20):
-        while True:
-            failed, status = await call(client, "get_workflow_status", {"jobId": job_id})
-            assert not failed, status
-            if status["state"] == state:
-                return status
-            await anyio.sleep(0.05)
 
 
 async def test_sync_call_and_async_job_over_http(tmp_path: Path) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp_calls import call, connected
 from mcp_greeting import Greeting, Person, greeting_workflow
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
@@ -23,17 +22,6 @@ pytestmark = pytest.mark.anyio
 greet_workflow = greeting_workflow
 
 OBSERVERS = ["get_workflow_status", "get_workflow_result", "resume_workflow", "cancel_workflow"]
-
-
-@asynccontextmanager
-async def connected(server: McpServer) -> AsyncIterator[Any]:
-    async with server.running(), Client(server.server, mode="legacy") as client:
-        yield client
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(name, args)
-    return result.is_error, result.structured_content
 
 
 async def start(client: Any, server: McpServer, name: str, args: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp_calls import call, wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -50,11 +51,6 @@ async def stdio_server_process(db: Path, pid_file: Path) -> AsyncIterator[Any]:
         _kill(pid_file)
 
 
-async def call(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(name, args)
-    return result.is_error, result.structured_content
-
-
 async def test_initialize_list_tools_and_sync_call(tmp_path: Path) -> None:
     async with stdio_server_process(tmp_path / "jobs.sqlite", tmp_path / "pid") as client:
         session = client.session
@@ -78,17 +74,6 @@ async def test_initialize_list_tools_and_sync_call(tmp_path: Path) -> None:
 
         failed, content = await call(client, "greet", {"name": 7})
         assert failed and content["errorCode"] == "INPUT_VALIDATION_FAILED"
-
-
-async def wait_for_state(client: Any, job_id: str, state: str) -> dict[str, Any]:
-    """Poll the job's status as a remote client must, bounded in time."""
-    with anyio.fail_after(20):
-        while True:
-            failed, status = await call(client, "get_workflow_status", {"jobId": job_id})
-            assert not failed, status
-            if status["state"] == state:
-                return status
-            await anyio.sleep(0.05)
 
 
 async def test_job_at_checkpoint_survives_sigkill_and_resumes_in_new_process(
