@@ -4,6 +4,7 @@
 - ``MockRunner`` / ``ScriptedRunner``: runners for tests, by task name or by function.
 - ``FakeCli`` (fixture ``fake_cli``): fake ``claude`` and ``codex`` executables on PATH.
 - ``FakeOpenAI`` (fixture ``fake_openai``): a fake OpenAI-compatible API over real HTTP.
+- ``FakeAnthropic``: a fake Anthropic Messages API over real HTTP.
 - ``spawn_mock_mcp_server``: an MCP server with echo, error, crash and hang behaviours.
 
 Names load on first use: the pytest plugin imports this package in every test session, and
@@ -32,6 +33,8 @@ _EXPORTS = {
     "FakeOpenAI": "ageflow.testing.fake_openai",
     "RecordedRequest": "ageflow.testing.fake_openai",
     "tool_call": "ageflow.testing.fake_openai",
+    "FakeAnthropic": "ageflow.testing.fake_anthropic",
+    "tool_use": "ageflow.testing.fake_anthropic",
     "MockMcpServerOpts": "ageflow.testing.mock_mcp_config",
     "MockToolSpec": "ageflow.testing.mock_mcp_config",
     "SubprocessCommand": "ageflow.testing.mock_mcp_config",
@@ -40,6 +43,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "FakeAnthropic",
     "FakeCall",
     "FakeCli",
     "FakeOpenAI",
@@ -61,9 +65,11 @@ __all__ = [
     "runner_names",
     "spawn_mock_mcp_server",
     "tool_call",
+    "tool_use",
 ]
 
 if TYPE_CHECKING:
+    from ageflow.testing.fake_anthropic import FakeAnthropic, tool_use
     from ageflow.testing.fake_cli import FakeCall, FakeCli, FakeResponse
     from ageflow.testing.fake_openai import FakeOpenAI, RecordedRequest, tool_call
     from ageflow.testing.harness import TestHarness, create_test_harness, runner_names
