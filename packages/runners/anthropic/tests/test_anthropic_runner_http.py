@@ -20,6 +20,7 @@ from ageflow.runners.anthropic import (
     ApiTimeoutError,
     InMemorySessionStore,
 )
+from ageflow.runners.api import ApiRequestError
 from ageflow.testing.fake_anthropic import FakeAnthropic, Scripted
 
 from .conftest import KEY
@@ -185,6 +186,10 @@ async def test_401_is_a_typed_auth_error(fake_anthropic):
     assert "authentication_error" in str(err)
     assert str(err).startswith("Anthropic API request failed (401): ")
     assert len(fake_anthropic.messages_script) == 1  # the scripted answer is still there
+    # One of the API runner's HTTP errors, with its JSON form.
+    assert isinstance(err, ApiRequestError)
+    assert err.to_json()["code"] == "anthropic_auth_failed"
+    assert err.to_json()["status"] == 401
 
 
 async def test_429_is_rate_limit_with_retry_after(fake_anthropic):

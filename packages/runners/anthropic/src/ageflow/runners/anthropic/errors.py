@@ -12,7 +12,12 @@ from typing import ClassVar
 
 import anthropic
 from ageflow.core.errors import AgentFlowError
-from ageflow.runners.api.errors import ApiConnectionError, ApiTimeoutError, parse_retry_after
+from ageflow.runners.api.errors import (
+    ApiConnectionError,
+    ApiRequestError,
+    ApiTimeoutError,
+    parse_retry_after,
+)
 
 __all__ = [
     "AnthropicAuthenticationError",
@@ -26,24 +31,22 @@ __all__ = [
     "from_sdk_error",
 ]
 
-# A provider's HTML error page should not flood logs through the message.
-_MAX_BODY_CHARS = 2000
 
+class AnthropicRequestError(ApiRequestError):
+    """The Messages API answered with a non-2xx status, or a 2xx body that is unusable.
 
-class AnthropicRequestError(AgentFlowError):
-    """The Messages API answered with a non-2xx status, or a 2xx body that is unusable."""
+    An ``ApiRequestError`` (status, body, retry_after_s, the shortened body in the message),
+    so code that handles the API runner's HTTP errors handles these too.
+    """
 
     code: ClassVar[str] = "anthropic_request_failed"
-    _json_fields = ("status", "body", "retry_after_s")
 
     def __init__(
         self, status: int, body: str, *, retry_after_s: float | None = None, cause: object = None
     ) -> None:
-        self.status = status
-        self.body = body
-        self.retry_after_s = retry_after_s
-        shown = body if len(body) <= _MAX_BODY_CHARS else body[:_MAX_BODY_CHARS] + "…"
-        super().__init__(f"Anthropic API request failed ({status}): {shown}", cause=cause)
+        super().__init__(status, body, retry_after_s=retry_after_s, cause=cause)
+        self.message = f"Anthropic {self.message}"
+        self.args = (self.message,)
 
 
 class AnthropicRateLimitError(AnthropicRequestError):

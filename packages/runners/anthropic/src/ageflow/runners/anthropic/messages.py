@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypedDict
 
-from ageflow.runners.api.tools import ToolDefinition
+from ageflow.runners.api.tools import ToolDefinition, tools_to_schemas
 
 __all__ = [
     "EPHEMERAL",
@@ -74,22 +74,18 @@ def tools_to_anthropic_schemas(
     None stays None and a list stays a list, even when empty. With ``cache`` the last
     schema carries ``cache_control``, so the whole tool list is part of the cached prefix.
     """
-    if names is None:
+    openai_style = tools_to_schemas(registry, names)
+    if openai_style is None:
         return None
-    schemas: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for name in names:
-        tool = registry.get(name)
-        if tool is None or name in seen:
-            continue
-        seen.add(name)
-        schemas.append(
-            {
-                "name": name,
-                "description": tool.description,
-                "input_schema": {"type": "object", **tool.parameters},
-            }
-        )
+    # The API runner picks, orders and dedupes; only the shape differs here.
+    schemas: list[dict[str, Any]] = [
+        {
+            "name": f["name"],
+            "description": f["description"],
+            "input_schema": {"type": "object", **f["parameters"]},
+        }
+        for f in (schema["function"] for schema in openai_style)
+    ]
     if cache and schemas:
         schemas[-1]["cache_control"] = dict(EPHEMERAL)
     return schemas
