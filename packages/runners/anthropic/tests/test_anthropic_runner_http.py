@@ -301,3 +301,17 @@ def test_repr_hides_the_key_and_options_are_checked():
     for bad in ({"max_tool_rounds": 0}, {"timeout_s": 0}, {"max_tokens": 0}):
         with pytest.raises(ValueError):
             AnthropicRunner(api_key="k", **bad)  # type: ignore[arg-type]
+
+
+async def test_default_headers_are_sent_and_sdk_retries_only_when_asked(fake_anthropic):
+    fake_anthropic.error(529, "Overloaded", headers={"retry-after-ms": "1"})
+    fake_anthropic.reply("after the SDK's own retry")
+    async with runner_for(
+        fake_anthropic, max_retries=1, default_headers={"anthropic-beta": "x-test"}
+    ) as runner:
+        result = await runner.spawn(RunnerSpawnArgs(prompt="p"))
+    assert result.stdout == "after the SDK's own retry"
+    assert len(fake_anthropic.message_requests) == 2
+    assert all(
+        r.header_values("anthropic-beta") == ["x-test"] for r in fake_anthropic.message_requests
+    )
