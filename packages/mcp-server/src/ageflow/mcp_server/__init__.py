@@ -25,6 +25,7 @@ from ageflow.mcp_server.concurrency import (
     resolve_concurrency_config,
     single_workflow_concurrency_config,
 )
+from ageflow.mcp_server.error_results import ERROR_META_KEY, ErrorPayload, read_error
 from ageflow.mcp_server.errors import (
     ErrorCode,
     McpServerError,
@@ -71,6 +72,7 @@ __all__ = [
     "ABSENT",
     "ASYNC_OBSERVER_TOOL_NAMES",
     "DEFAULT_JOB_DB_PATH",
+    "ERROR_META_KEY",
     "OBSERVER_TOOLS",
     "AuditEvent",
     "BoundaryTask",
@@ -82,6 +84,7 @@ __all__ = [
     "EffectiveCeilings",
     "ElicitAnswer",
     "ErrorCode",
+    "ErrorPayload",
     "HitlStrategy",
     "HttpConfigError",
     "HttpOptions",
@@ -108,6 +111,7 @@ __all__ = [
     "error_result",
     "find_boundary_tasks",
     "format_error_result",
+    "read_error",
     "resolve_concurrency_config",
     "serve_http",
     "serve_stdio",

@@ -65,7 +65,8 @@ from ageflow.server_sqlite import SqliteRunStore
 HitlStrategy = Literal["elicit", "auto", "fail"]
 OnHitl = Callable[[str, str], Awaitable[bool]]
 ToolResult = dict[str, Any]
-"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, ``structuredContent``."""
+"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, ``structuredContent`` (a success)
+or ``_meta`` (an error, see ``error_results``)."""
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
@@ -547,6 +548,7 @@ def to_call_tool_result(result: Mapping[str, Any]) -> types.CallToolResult:
         content=content,
         structured_content=result.get("structuredContent"),
         is_error=bool(result.get("isError", False)),
+        meta=result.get("_meta"),
     )
 
 
