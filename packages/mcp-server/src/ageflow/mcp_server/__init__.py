@@ -25,11 +25,15 @@ from ageflow.mcp_server.concurrency import (
     resolve_concurrency_config,
     single_workflow_concurrency_config,
 )
-from ageflow.mcp_server.error_results import ERROR_META_KEY, ErrorPayload, read_error
+from ageflow.mcp_server.error_results import (
+    ERROR_META_KEY,
+    ErrorPayload,
+    McpToolErrorResult,
+    read_error,
+)
 from ageflow.mcp_server.errors import (
     ErrorCode,
     McpServerError,
-    McpToolErrorResult,
     error_result,
     format_error_result,
 )

@@ -33,11 +33,12 @@ class TextContent(TypedDict):
     text: str
 
 
-McpToolErrorResult = TypedDict(
-    "McpToolErrorResult",
-    {"isError": Literal[True], "content": list[TextContent], "_meta": dict[str, ErrorPayload]},
-)
-"""An MCP ``tools/call`` result that reports a failure (no ``structuredContent``)."""
+class McpToolErrorResult(TypedDict):
+    """An MCP ``tools/call`` result that reports a failure (no ``structuredContent``)."""
+
+    isError: Literal[True]
+    content: list[TextContent]
+    _meta: dict[str, ErrorPayload]
 
 
 def error_payload(code: str, message: str, context: Mapping[str, Any] | None) -> ErrorPayload:

@@ -10,9 +10,7 @@ from typing import Any, Final
 from ageflow.core.errors import BudgetExceededError
 from ageflow.executor.errors import HitlNotInteractiveError
 from ageflow.mcp_server.error_results import (
-    ErrorPayload,
     McpToolErrorResult,
-    TextContent,
     error_payload,
     error_tool_result,
 )

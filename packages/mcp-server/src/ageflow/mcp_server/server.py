@@ -65,8 +65,8 @@ from ageflow.server_sqlite import SqliteRunStore
 HitlStrategy = Literal["elicit", "auto", "fail"]
 OnHitl = Callable[[str, str], Awaitable[bool]]
 ToolResult = dict[str, Any]
-"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, ``structuredContent`` (a success)
-or ``_meta`` (an error, see ``error_results``)."""
+"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, then
+``structuredContent`` (a success) or ``_meta`` (an error, see ``error_results``)."""
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
