@@ -60,6 +60,7 @@ from ageflow.mcp_server.logging_bridge import (
     LogLevel,
     SessionLogLevels,
 )
+from ageflow.mcp_server.sse_polling import closing_stream_periodically
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
@@ -205,6 +206,8 @@ class McpServer:
     ) -> None:
         self.name = name
         self.log_levels = SessionLogLevels(log_level)
+        self.sse_close_seconds: float | None = None
+        """SEP-1699: close a sync call's SSE stream this often (set by the HTTP transport)."""
         self.version = version
         self.hitl: HitlStrategy = hitl
         self.on_hitl = on_hitl
@@ -503,9 +506,10 @@ class McpServer:
         async def call_tool(
             ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
         ) -> types.CallToolResult:
-            result = await self.call_tool(
-                params.name, params.arguments, connection=_SdkConnection(ctx, self.log_levels)
-            )
+            async with closing_stream_periodically(ctx, self.sse_close_seconds):
+                result = await self.call_tool(
+                    params.name, params.arguments, connection=_SdkConnection(ctx, self.log_levels)
+                )
             return to_call_tool_result(result)
 
         with warnings.catch_warnings():
