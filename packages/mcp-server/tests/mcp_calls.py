@@ -10,6 +10,7 @@ import anyio
 from mcp import Client
 
 from ageflow.mcp_server import McpServer
+from ageflow.mcp_server.error_results import read_error
 
 
 @asynccontextmanager
@@ -20,9 +21,13 @@ async def connected(server: McpServer) -> AsyncIterator[Any]:
 
 
 async def call(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """A tool call's (isError, structured content)."""
+    """A tool call's (isError, structured content), or for an error (True, the error)."""
     result = await client.call_tool(name, args)
-    return result.is_error, result.structured_content
+    if result.is_error:
+        error = read_error(result)
+        assert error is not None, result
+        return True, dict(error)
+    return False, result.structured_content
 
 
 async def wait_for_state(client: Any, job_id: str, state: str) -> dict[str, Any]:

@@ -1,5 +1,8 @@
+import json
+
 from ageflow.core.errors import BudgetExceededError
 from ageflow.executor.errors import HitlNotInteractiveError, HitlRejectedError
+from ageflow.mcp_server.error_results import ERROR_META_KEY, read_error
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, format_error_result
 from ageflow.server.errors import (
     CheckpointTimeoutError,
@@ -14,8 +17,9 @@ def test_mcp_server_error_keeps_code_message_and_context():
     exc = McpServerError(ErrorCode.BUSY, "too busy", {"limit": 1})
     result = format_error_result(exc)
     assert result["isError"] is True
-    assert result["content"] == [{"type": "text", "text": "too busy"}]
-    assert result["structuredContent"] == {
+    assert "structuredContent" not in result
+    assert json.loads(result["content"][0]["text"]) == result["_meta"][ERROR_META_KEY]
+    assert read_error(result) == {
         "errorCode": "BUSY",
         "message": "too busy",
         "context": {"limit": 1},
@@ -24,8 +28,8 @@ def test_mcp_server_error_keeps_code_message_and_context():
 
 def test_context_is_left_out_when_the_error_has_none():
     result = format_error_result(McpServerError(ErrorCode.DAG_INVALID, "bad dag"))
-    assert "context" not in result["structuredContent"]
-    assert result["structuredContent"]["errorCode"] == "DAG_INVALID"
+    assert "context" not in read_error(result)
+    assert read_error(result)["errorCode"] == "DAG_INVALID"
 
 
 def test_context_is_copied_not_shared():
@@ -37,57 +41,57 @@ def test_context_is_copied_not_shared():
 
 def test_generic_exception_is_workflow_failed_with_its_message():
     result = format_error_result(RuntimeError("boom"))
-    assert result["structuredContent"] == {"errorCode": "WORKFLOW_FAILED", "message": "boom"}
-    assert result["content"][0]["text"] == "boom"
+    assert read_error(result) == {"errorCode": "WORKFLOW_FAILED", "message": "boom"}
+    assert json.loads(result["content"][0]["text"])["message"] == "boom"
 
 
 def test_string_and_other_values():
-    assert format_error_result("plain")["structuredContent"] == {
+    assert read_error(format_error_result("plain")) == {
         "errorCode": "WORKFLOW_FAILED",
         "message": "plain",
     }
     other = format_error_result({"why": [1, 2]})
-    assert other["structuredContent"]["message"] == '{"why": [1, 2]}'
-    assert other["structuredContent"]["errorCode"] == "WORKFLOW_FAILED"
+    assert read_error(other)["message"] == '{"why": [1, 2]}'
+    assert read_error(other)["errorCode"] == "WORKFLOW_FAILED"
 
 
 def test_budget_exceeded_maps_cost_detail():
     result = format_error_result(BudgetExceededError(1.0, 1.23))
-    assert result["structuredContent"]["errorCode"] == "BUDGET_EXCEEDED"
-    assert result["structuredContent"]["context"] == {"maxCost": 1.0, "spent": 1.23}
+    assert read_error(result)["errorCode"] == "BUDGET_EXCEEDED"
+    assert read_error(result)["context"] == {"maxCost": 1.0, "spent": 1.23}
 
 
 def test_hitl_not_interactive_is_denied():
     result = format_error_result(HitlNotInteractiveError("verify"))
-    assert result["structuredContent"]["errorCode"] == "HITL_DENIED"
-    assert result["structuredContent"]["context"] == {"taskName": "verify"}
+    assert read_error(result)["errorCode"] == "HITL_DENIED"
+    assert read_error(result)["context"] == {"taskName": "verify"}
 
 
 def test_hitl_rejected_is_not_special_cased():
     result = format_error_result(HitlRejectedError("verify"))
-    assert result["structuredContent"]["errorCode"] == "WORKFLOW_FAILED"
+    assert read_error(result)["errorCode"] == "WORKFLOW_FAILED"
 
 
 def test_run_store_errors_map_to_job_codes():
-    missing = format_error_result(RunNotFoundError("r1"))["structuredContent"]
+    missing = read_error(format_error_result(RunNotFoundError("r1")))
     assert missing["errorCode"] == "JOB_NOT_FOUND"
     assert missing["context"] == {"runId": "r1"}
-    state = format_error_result(InvalidRunStateError("abc", "done"))["structuredContent"]
+    state = read_error(format_error_result(InvalidRunStateError("abc", "done")))
     assert state["errorCode"] == "INVALID_RUN_STATE"
     assert state["context"] == {"runId": "abc", "state": "done"}
 
 
 def test_checkpoint_timeout_is_cancelled():
-    result = format_error_result(CheckpointTimeoutError("verify"))["structuredContent"]
+    result = read_error(format_error_result(CheckpointTimeoutError("verify")))
     assert result["errorCode"] == "HITL_CANCELLED"
     assert result["context"] == {"taskName": "verify"}
 
 
 def test_turns_and_deadline_errors_get_their_reserved_codes():
-    turns = format_error_result(TurnsExceededError(3))["structuredContent"]
+    turns = read_error(format_error_result(TurnsExceededError(3)))
     assert turns["errorCode"] == "TURNS_EXCEEDED"
     assert turns["context"] == {"maxTurns": 3}
-    deadline = format_error_result(RunDeadlineExceededError(1000))["structuredContent"]
+    deadline = read_error(format_error_result(RunDeadlineExceededError(1000)))
     assert deadline["errorCode"] == "DURATION_EXCEEDED"
     assert deadline["context"] == {"deadlineAt": 1000}
 

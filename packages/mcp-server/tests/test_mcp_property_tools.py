@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
 from ageflow.mcp_server import ConcurrencyConfig, ErrorCode, McpServer, create_mcp_server
+from ageflow.mcp_server.error_results import read_error
 from ageflow.mcp_server.jobs import JOB_STATES
 
 ERROR_CODES = {code.value for code in ErrorCode}
@@ -95,12 +96,16 @@ class LiveServer:
 
     def call_sdk(self, name: str, args: dict[str, Any] | None) -> tuple[bool, Any]:
         result = self.portal.call(self.client.call_tool, name, args)
-        return bool(result.is_error), result.structured_content
+        if result.is_error:
+            return True, read_error(result)
+        return False, result.structured_content
 
     def call_direct(self, name: str, args: Any) -> tuple[bool, Any]:
         # The SDK client only sends objects; other JSON values go straight to the server.
         result = self.portal.call(self.server.call_tool, name, args)
-        return bool(result["isError"]), result.get("structuredContent")
+        if result["isError"]:
+            return True, read_error(result)
+        return False, result.get("structuredContent")
 
 
 @asynccontextmanager

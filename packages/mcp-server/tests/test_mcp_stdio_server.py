@@ -126,8 +126,9 @@ async def test_stdout_carries_only_protocol_and_server_exits_when_stdin_closes(
         )
         stdout = b""
         with anyio.fail_after(20):
-            # The call's answer is the second response; then closing stdin ends the server.
-            while stdout.count(b"\n") < 2:
+            # The call's answer is the second response (after the run's log messages);
+            # then closing stdin ends the server.
+            while b'"id":2' not in stdout.replace(b" ", b""):
                 stdout += await process.stdout.receive()
             await process.stdin.aclose()
             assert await process.wait() == 0
@@ -138,8 +139,11 @@ async def test_stdout_carries_only_protocol_and_server_exits_when_stdin_closes(
         if process.returncode is None:
             process.kill()
             await process.wait()
-    messages = [json.loads(line) for line in stdout.decode().splitlines()]
+    lines = [json.loads(line) for line in stdout.decode().splitlines()]
+    messages = [message for message in lines if "id" in message]
     assert [message["id"] for message in messages] == [1, 2]
+    notes = {message["method"] for message in lines if "id" not in message}
+    assert notes == {"notifications/message"}  # the run's log, at the default level info
     assert messages[1]["result"]["structuredContent"] == {"greeting": "HELLO, DI!"}
     # The banner and the task's stray print went to stderr, never onto the protocol stream.
     assert "[ageflow mcp] stdio-test@0.1.0 listening on stdio" in stderr

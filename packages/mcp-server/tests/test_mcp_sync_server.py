@@ -30,6 +30,7 @@ from ageflow.mcp_server import (
     ToolCallRequest,
     create_mcp_server,
 )
+from ageflow.mcp_server.error_results import read_error
 from ageflow.testing.scripted_runner import ScriptedRunner
 
 pytestmark = pytest.mark.anyio
@@ -94,8 +95,9 @@ async def connected(server: McpServer, **client_kw: Any) -> AsyncIterator[Client
 
 def error_code(result: types.CallToolResult) -> str:
     assert result.is_error is True
-    assert result.structured_content is not None
-    return str(result.structured_content["errorCode"])
+    error = read_error(result)
+    assert error is not None
+    return error["errorCode"]
 
 
 # --- listing and successful calls ---------------------------------------------------------
@@ -168,8 +170,8 @@ async def test_bad_input_is_an_error_result_and_runs_nothing(
     async with connected(server) as client:
         result = await client.call_tool("ask", {"question": 42})
     assert error_code(result) == "INPUT_VALIDATION_FAILED"
-    assert result.structured_content is not None
-    assert result.structured_content["context"]["issues"][0]["path"] == ["question"]
+    assert read_error(result) is not None
+    assert read_error(result)["context"]["issues"][0]["path"] == ["question"]
     assert scripted.calls == []
 
 
@@ -178,8 +180,8 @@ async def test_unknown_tool_is_workflow_failed(registry: RunnerRegistry):
     async with connected(server) as client:
         result = await client.call_tool("nope", {})
     assert error_code(result) == "WORKFLOW_FAILED"
-    assert result.structured_content is not None
-    assert result.structured_content["context"] == {"name": "nope"}
+    assert read_error(result) is not None
+    assert read_error(result)["context"] == {"name": "nope"}
 
 
 async def test_output_not_matching_the_schema_is_output_validation_failed():
@@ -233,8 +235,8 @@ async def test_busy_when_the_start_limit_is_reached(registry: RunnerRegistry):
         busy = await client.call_tool("other", {"question": "b"})
         release.set()
     assert error_code(busy) == "BUSY"
-    assert busy.structured_content is not None
-    assert busy.structured_content["context"]["scope"] == "server"
+    assert read_error(busy) is not None
+    assert read_error(busy)["context"]["scope"] == "server"
     assert results[0].structured_content == {"answer": "late"}
     # The permit is back: a new call runs.
     async with connected(server) as client:
@@ -254,8 +256,8 @@ async def test_max_turns_stops_the_run(registry: RunnerRegistry, scripted: Scrip
     async with connected(server) as client:
         result = await client.call_tool("three", {"question": "a"})
     assert error_code(result) == "TURNS_EXCEEDED"
-    assert result.structured_content is not None
-    assert result.structured_content["context"] == {"maxTurns": 1}
+    assert read_error(result) is not None
+    assert read_error(result)["context"] == {"maxTurns": 1}
     assert [call.task_name for call in scripted.calls] == ["a"]
 
 
@@ -298,8 +300,8 @@ async def test_hitl_fail_rejects_with_hitl_denied(registry: RunnerRegistry):
     async with connected(server) as client:
         result = await client.call_tool("two", {"question": "x"})
     assert error_code(result) == "HITL_DENIED"
-    assert result.structured_content is not None
-    assert result.structured_content["context"] == {"taskName": "publish"}
+    assert read_error(result) is not None
+    assert read_error(result)["context"] == {"taskName": "publish"}
 
 
 @pytest.mark.parametrize(("answer", "ok"), [(True, True), (False, False)])
@@ -371,8 +373,8 @@ async def test_hitl_elicit_without_client_support_is_unsupported(registry: Runne
     async with connected(server) as client:
         result = await client.call_tool("two", {"question": "x"})
     assert error_code(result) == "HITL_ELICITATION_UNSUPPORTED"
-    assert result.structured_content is not None
-    assert result.structured_content["context"] == {"task": "publish"}
+    assert read_error(result) is not None
+    assert read_error(result)["context"] == {"task": "publish"}
 
 
 # --- progress and middleware ----------------------------------------------------------------
@@ -433,7 +435,7 @@ async def test_task_failure_is_reported_as_progress_and_error_result():
     async with connected(server) as client:
         result = await client.call_tool("boom", {"question": "x"}, progress_callback=on_progress)
     assert error_code(result) == "WORKFLOW_FAILED"
-    assert "kaput" in str(result.structured_content)
+    assert "kaput" in str(read_error(result))
     assert any(m.startswith("task_failed:") and "kaput" in m for m in messages)
 
 

@@ -64,6 +64,7 @@ Async jobs (start_<workflow> and the job tools, kept in a SQLite file):
 Other:
   --name NAME                 server name (default: the workflow's name)
   --log-file PATH             also append the server's log lines to PATH
+  --log-level LEVEL           default level of the run's MCP log messages (default info)
 """
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, TypeVar, get_args
 
 from ageflow.cli.errors import UsageError
 
@@ -32,6 +32,9 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 HitlStrategy = Literal["elicit", "auto", "fail"]
 HITL_STRATEGIES: Final[tuple[HitlStrategy, ...]] = ("elicit", "auto", "fail")
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LOG_LEVELS: Final[tuple[LogLevel, ...]] = get_args(LogLevel)
+"""The MCP log levels, severity ascending (the server's ``logging_bridge`` has the same)."""
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 DEFAULT_HTTP_HOST: Final = "127.0.0.1"
 DEFAULT_JOB_DB: Final = str(Path(".ageflow") / "jobs.sqlite")
@@ -63,6 +66,7 @@ class McpServeArgs:
     hitl_strategy: HitlStrategy = "elicit"
     server_name: str | NotGiven = NOT_GIVEN
     log_file: str | NotGiven = NOT_GIVEN
+    log_level: LogLevel | NotGiven = NOT_GIVEN
     async_mode: bool = False
     job_ttl_ms: int | NotGiven = NOT_GIVEN
     job_checkpoint_ttl_ms: int | NotGiven = NOT_GIVEN
@@ -219,6 +223,11 @@ def _text(token: str) -> str:
     return token
 
 
+def _log_level(token: str) -> LogLevel | None:
+    lowered = token.lower()
+    return next((level for level in LOG_LEVELS if level == lowered), None)
+
+
 _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     "--max-cost": _ValueFlag(
         "max_cost_usd",
@@ -254,6 +263,12 @@ _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     ),
     "--name": _ValueFlag("server_name", _text, "--name requires a string argument"),
     "--log-file": _ValueFlag("log_file", _text, "--log-file requires a path argument"),
+    "--log-level": _ValueFlag(
+        "log_level",
+        _log_level,
+        "--log-level requires a level argument",
+        f"--log-level must be one of: {' | '.join(LOG_LEVELS)}, got: {{v}}",
+    ),
     "--job-ttl": _ValueFlag(
         "job_ttl_ms",
         _positive_int,

@@ -26,6 +26,7 @@ from ageflow.mcp_server import (
     create_mcp_server,
     single_workflow_concurrency_config,
 )
+from ageflow.mcp_server.logging_bridge import DEFAULT_LOG_LEVEL
 from ageflow.mcp_server.server import DEFAULT_JOB_CHECKPOINT_TTL_MS, DEFAULT_JOB_TTL_MS
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def build_server(args: McpServeArgs, workflow: WorkflowDef) -> McpServer:
             job_checkpoint_ttl_ms=given_or(
                 args.job_checkpoint_ttl_ms, DEFAULT_JOB_CHECKPOINT_TTL_MS
             ),
+            log_level=given_or(args.log_level, DEFAULT_LOG_LEVEL),
         )
     except (McpServerError, ValueError) as exc:
         raise CliError(one_line(str(exc))) from exc

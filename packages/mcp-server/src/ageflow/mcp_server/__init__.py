@@ -25,10 +25,15 @@ from ageflow.mcp_server.concurrency import (
     resolve_concurrency_config,
     single_workflow_concurrency_config,
 )
+from ageflow.mcp_server.error_results import (
+    ERROR_META_KEY,
+    ErrorPayload,
+    McpToolErrorResult,
+    read_error,
+)
 from ageflow.mcp_server.errors import (
     ErrorCode,
     McpServerError,
-    McpToolErrorResult,
     error_result,
     format_error_result,
 )
@@ -71,6 +76,7 @@ __all__ = [
     "ABSENT",
     "ASYNC_OBSERVER_TOOL_NAMES",
     "DEFAULT_JOB_DB_PATH",
+    "ERROR_META_KEY",
     "OBSERVER_TOOLS",
     "AuditEvent",
     "BoundaryTask",
@@ -82,6 +88,7 @@ __all__ = [
     "EffectiveCeilings",
     "ElicitAnswer",
     "ErrorCode",
+    "ErrorPayload",
     "HitlStrategy",
     "HttpConfigError",
     "HttpOptions",
@@ -108,6 +115,7 @@ __all__ = [
     "error_result",
     "find_boundary_tasks",
     "format_error_result",
+    "read_error",
     "resolve_concurrency_config",
     "serve_http",
     "serve_stdio",

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final
 
 from ageflow.core.errors import BudgetExceededError
 from ageflow.executor.errors import HitlNotInteractiveError
+from ageflow.mcp_server.error_results import (
+    McpToolErrorResult,
+    error_payload,
+    error_tool_result,
+)
 from ageflow.server.errors import (
     CheckpointTimeoutError,
     InvalidRunStateError,
@@ -61,26 +66,6 @@ class McpServerError(Exception):
         return f"McpServerError({self.code.value}, {self.message!r}, {self.context!r})"
 
 
-class TextContent(TypedDict):
-    type: Literal["text"]
-    text: str
-
-
-class ErrorStructuredContent(TypedDict):
-    errorCode: str
-    message: str
-    context: NotRequired[dict[str, Any]]
-
-
-class McpToolErrorResult(TypedDict):
-    isError: Literal[True]
-    content: list[TextContent]
-    structuredContent: ErrorStructuredContent
-
-
-"""An MCP ``tools/call`` result that reports a failure."""
-
-
 def _code_of(exc: BaseException) -> tuple[ErrorCode, dict[str, Any] | None]:
     """The code and context of a known exception type; WORKFLOW_FAILED otherwise."""
     if isinstance(exc, McpServerError):
@@ -128,15 +113,9 @@ def failed_run_code(error_code: str | None) -> ErrorCode:
 def error_result(
     code: ErrorCode, message: str, context: Mapping[str, Any] | None = None
 ) -> McpToolErrorResult:
-    """The error tool result for a code and message."""
-    structured: ErrorStructuredContent = {"errorCode": code.value, "message": message}
-    if context is not None:
-        structured["context"] = dict(context)
-    return {
-        "isError": True,
-        "content": [{"type": "text", "text": message}],
-        "structuredContent": structured,
-    }
+    """The error tool result for a code and message: the JSON error as text and in
+    ``_meta`` (see ``error_results``), no ``structuredContent``."""
+    return error_tool_result(error_payload(code.value, message, context))
 
 
 def format_error_result(failure: object) -> McpToolErrorResult:

@@ -27,6 +27,7 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServ
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
+from ageflow.mcp_server.event_store import SqliteEventStore
 from ageflow.mcp_server.http_asgi import (
     ClientGone,
     answer_and_report_status,
@@ -48,6 +49,7 @@ from ageflow.mcp_server.http_options import (
     RateLimit,
     validate_http_options,
 )
+from ageflow.mcp_server.http_resume import event_store_for, refused_last_event_id
 from ageflow.mcp_server.http_security import (
     WILDCARD_HOSTS,
     CorsPolicy,
@@ -106,6 +108,7 @@ class HttpTransport:
         )
         self._sessions: dict[str, StreamableHTTPServerTransport] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._events: SqliteEventStore | None = None
         self._closing = False
         self._started = False
         if self._cors.any_origin:
@@ -118,6 +121,11 @@ class HttpTransport:
     def session_count(self) -> int:
         """Open sessions, including one whose opening request is being answered."""
         return len(self._sessions)
+
+    @property
+    def event_store(self) -> SqliteEventStore | None:
+        """The SSE event store while serving (resumption with Last-Event-ID)."""
+        return self._events
 
     @property
     def rate_limiter_size(self) -> int:
@@ -151,7 +159,11 @@ class HttpTransport:
         sock = await _bind(options.host, options.port)
         try:
             port = int(sock.getsockname()[1])
-            async with self._server.running():
+            async with (
+                self._server.running(),
+                event_store_for(self._server, options) as self._events,
+            ):
+                self._server.sse_close_seconds = options.sse_close_seconds
                 await self._serve_on(sock, port, task_status)
         finally:
             sock.close()
@@ -331,6 +343,10 @@ class HttpTransport:
             if transport is None:
                 await send_json(send, 404, {"error": "Session not found"}, cors)
                 return
+            if method == "GET" and await refused_last_event_id(
+                self._events, session_id, headers, send, cors
+            ):
+                return
             await transport.handle_request(scope, receive, cors_send)
             if transport.is_terminated:
                 # The client ended the session (DELETE): free its slot now.
@@ -374,6 +390,8 @@ class HttpTransport:
         transport = StreamableHTTPServerTransport(
             mcp_session_id=session_id,
             idle_timeout=self._options.session_idle_seconds,
+            event_store=None if self._events is None else self._events.for_session(session_id),
+            retry_interval=self._options.sse_retry_ms,
         )
         # Registered before answering so concurrent initializes cannot pass max_sessions.
         self._sessions[session_id] = transport
@@ -418,6 +436,9 @@ class HttpTransport:
         if not transport.is_terminated:
             with anyio.CancelScope(shield=True):
                 await transport.terminate()
+        if self._events is not None:
+            with anyio.CancelScope(shield=True):
+                await self._events.forget(session_id)
 
     # -- audit -----------------------------------------------------------------------
 

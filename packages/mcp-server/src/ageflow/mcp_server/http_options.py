@@ -49,6 +49,13 @@ class HttpOptions:
     max_body_bytes: int = 1_048_576
     max_sessions: int = 1000
     session_idle_seconds: float = 1800.0
+    # Resumption (Last-Event-ID): the SSE retry hint, the event store's bounds and file
+    # (None: beside the job file, in memory without one), and SEP-1699's stream closing.
+    sse_retry_ms: int = 1000
+    event_store_max_events: int = 10_000
+    event_store_max_age_seconds: float = 3600.0
+    event_store_path: str | None = None
+    sse_close_seconds: float | None = 60.0
 
 
 class HttpConfigError(ValueError):
@@ -75,6 +82,13 @@ def validate_http_options(options: HttpOptions) -> None:
     idle = options.session_idle_seconds
     if not (math.isfinite(idle) and idle > 0):
         raise HttpConfigError(f"session_idle_seconds must be positive and finite, got {idle}")
+    if options.sse_retry_ms < 0:
+        raise HttpConfigError(f"sse_retry_ms must not be negative, got {options.sse_retry_ms}")
+    if options.event_store_max_events <= 0 or not options.event_store_max_age_seconds > 0:
+        raise HttpConfigError("event store bounds (max events, max age) must be positive")
+    close = options.sse_close_seconds
+    if close is not None and not (math.isfinite(close) and close > 0):
+        raise HttpConfigError(f"sse_close_seconds must be positive, got {close}")
     limit = options.rate_limit
     if limit is not None:
         if not (math.isfinite(limit.window_seconds) and limit.window_seconds > 0):

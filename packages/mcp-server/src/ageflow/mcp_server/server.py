@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any, Literal, Protocol
 import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.shared.exceptions import NoBackChannelError
+from mcp.shared.exceptions import MCPDeprecationWarning, NoBackChannelError
 
 from ageflow.core.events import (
     BudgetWarningEvent,
@@ -53,6 +54,13 @@ from ageflow.mcp_server.jobs import (
     JobService,
     JobTool,
 )
+from ageflow.mcp_server.logging_bridge import (
+    DEFAULT_LOG_LEVEL,
+    CallLog,
+    LogLevel,
+    SessionLogLevels,
+)
+from ageflow.mcp_server.sse_polling import closing_stream_periodically
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
@@ -65,7 +73,8 @@ from ageflow.server_sqlite import SqliteRunStore
 HitlStrategy = Literal["elicit", "auto", "fail"]
 OnHitl = Callable[[str, str], Awaitable[bool]]
 ToolResult = dict[str, Any]
-"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, ``structuredContent``."""
+"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, then
+``structuredContent`` (a success) or ``_meta`` (an error, see ``error_results``)."""
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
@@ -193,8 +202,12 @@ class McpServer:
         job_db_path: str | os.PathLike[str] | None = None,
         job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
         job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
+        log_level: LogLevel = DEFAULT_LOG_LEVEL,
     ) -> None:
         self.name = name
+        self.log_levels = SessionLogLevels(log_level)
+        self.sse_close_seconds: float | None = None
+        """SEP-1699: close a sync call's SSE stream this often (set by the HTTP transport)."""
         self.version = version
         self.hitl: HitlStrategy = hitl
         self.on_hitl = on_hitl
@@ -426,6 +439,8 @@ class McpServer:
         ):
             async for event in events:
                 await progress.on_event(event)
+                if isinstance(connection, _SdkConnection):
+                    await connection.log_event(event)
             result = events.result
         return result.outputs.get(definition.output_task.name)
 
@@ -491,14 +506,23 @@ class McpServer:
         async def call_tool(
             ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
         ) -> types.CallToolResult:
-            result = await self.call_tool(
-                params.name, params.arguments, connection=_SdkConnection(ctx)
-            )
+            async with closing_stream_periodically(ctx, self.sse_close_seconds):
+                result = await self.call_tool(
+                    params.name, params.arguments, connection=_SdkConnection(ctx, self.log_levels)
+                )
             return to_call_tool_result(result)
 
-        return Server(
-            self.name, version=self.version, on_list_tools=list_tools, on_call_tool=call_tool
-        )
+        with warnings.catch_warnings():
+            # The SDK marks logging deprecated for the 2026-07-28 protocol only; clients on
+            # the handshake protocols still use logging/setLevel.
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            return Server(
+                self.name,
+                version=self.version,
+                on_list_tools=list_tools,
+                on_call_tool=call_tool,
+                on_set_logging_level=self.log_levels.set_level_handler,
+            )
 
 
 def _elicitation_unsupported(task: str) -> McpServerError:
@@ -547,14 +571,18 @@ def to_call_tool_result(result: Mapping[str, Any]) -> types.CallToolResult:
         content=content,
         structured_content=result.get("structuredContent"),
         is_error=bool(result.get("isError", False)),
+        meta=result.get("_meta"),
     )
 
 
 class _SdkConnection:
     """A :class:`ClientConnection` over the SDK request context of one ``tools/call``."""
 
-    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
+    def __init__(
+        self, ctx: ServerRequestContext[Any], levels: SessionLogLevels | None = None
+    ) -> None:
         self._ctx = ctx
+        self._log = CallLog(ctx, levels)
 
     @property
     def supports_elicitation(self) -> bool:
@@ -574,6 +602,9 @@ class _SdkConnection:
 
     async def progress(self, progress: float, message: str) -> None:
         await self._ctx.session.report_progress(progress, None, message)
+
+    async def log_event(self, event: WorkflowEvent) -> None:
+        await self._log.on_event(event)
 
 
 @asynccontextmanager
@@ -605,6 +636,7 @@ def create_mcp_server(
     job_db_path: str | os.PathLike[str] | None = None,
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
     job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
+    log_level: LogLevel = DEFAULT_LOG_LEVEL,
 ) -> McpServer:
     """An MCP server offering each workflow as a tool.
 
@@ -614,6 +646,7 @@ def create_mcp_server(
     workflows. ``async_mode`` adds the job tools; they work inside ``async with
     server.running()``, which owns the job runner on ``job_store`` (else a SQLite file at
     ``job_db_path``, default ``.ageflow/jobs.sqlite``; ``":memory:"`` for memory).
+    ``log_level`` is the default level of the run's log messages (``logging_bridge``).
     Raises ValueError for no workflow, duplicate names or concurrency limits naming an
     unknown workflow; McpServerError for a workflow that cannot be a tool.
     """
@@ -653,4 +686,5 @@ def create_mcp_server(
         job_db_path=job_db_path,
         job_ttl_ms=job_ttl_ms,
         job_checkpoint_ttl_ms=job_checkpoint_ttl_ms,
+        log_level=log_level,
     )
