@@ -106,7 +106,7 @@ class TsClient:
     stdout: BufferedByteReceiveStream
 
     async def request(self, method: str, **params: Any) -> dict[str, Any]:
-        """The driver's answer: ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": ...}``."""
+        """Answer: ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": ...}``."""
         assert self.process.stdin is not None
         line = json.dumps({"method": method, **params}) + "\n"
         await self.process.stdin.send(line.encode())
@@ -144,3 +144,30 @@ def error_of(result: dict[str, Any]) -> dict[str, Any]:
     text = result["content"][0]["text"]
     error: dict[str, Any] = json.loads(text)
     return error
+
+
+async def inspector(*args: str) -> tuple[int, dict[str, Any]]:
+    """The Inspector's CLI (``inspector --cli ...``): its exit code and the JSON it printed."""
+    command = [str(node()), str(node_tool("inspector")), "--cli", *args]
+    with anyio.fail_after(CALL_TIMEOUT):
+        done = await anyio.run_process(command, env=node_env(), check=False)
+    assert done.stdout, f"the Inspector printed nothing: {done.stderr.decode()}"
+    printed: dict[str, Any] = json.loads(done.stdout)
+    return done.returncode, printed
+
+
+async def conformance(url: str, out: Path, *args: str) -> tuple[int, str, dict[str, list[Any]]]:
+    """The conformance suite's server run: exit code, output and each scenario's checks."""
+    command = [str(node()), str(node_tool("conformance")), "server", "--url", url, "-o", str(out)]
+    with anyio.fail_after(5 * CALL_TIMEOUT):
+        done = await anyio.run_process([*command, *args], env=node_env(), check=False)
+    return done.returncode, (done.stdout + done.stderr).decode(), _scenario_checks(out)
+
+
+def _scenario_checks(out: Path) -> dict[str, list[Any]]:
+    # The suite writes out/server-<scenario>-<timestamp>/checks.json per scenario.
+    checks: dict[str, list[Any]] = {}
+    for found in out.glob("server-*/checks.json"):
+        scenario = found.parent.name.removeprefix("server-").rsplit("-", 6)[0]
+        checks[scenario] = json.loads(found.read_text())
+    return checks

@@ -37,9 +37,11 @@ async def connected(transport: str, tmp_path: Path) -> AsyncIterator[TsClient]:
         async with ts_client("stdio", *serve_command(workflow, "--async", "--job-db", job_db)) as c:
             yield c
     else:
-        async with http_server(workflow, "--async", "--job-db", job_db) as url:
-            async with ts_client("http", url) as client:
-                yield client
+        async with (
+            http_server(workflow, "--async", "--job-db", job_db) as url,
+            ts_client("http", url) as client,
+        ):
+            yield client
 
 
 async def wait_for_state(client: TsClient, job_id: str, state: str) -> dict[str, Any]:
@@ -65,7 +67,8 @@ async def test_ts_client_lists_and_runs_the_job_tools(transport: str, tmp_path: 
         assert not started.get("isError"), started
         job_id = started["structuredContent"]["jobId"]
         status = await wait_for_state(client, job_id, "awaiting-checkpoint")
-        assert status["currentTask"] == {"name": "shout", "kind": "checkpoint", "message": "Shout it?"}
+        checkpoint = {"name": "shout", "kind": "checkpoint", "message": "Shout it?"}
+        assert status["currentTask"] == checkpoint
 
         resumed = await client.call("resume_workflow", {"jobId": job_id, "approved": True})
         assert resumed["structuredContent"] == {"resumed": True}
