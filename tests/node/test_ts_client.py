@@ -29,18 +29,17 @@ JOB_TOOLS = {
 
 
 @asynccontextmanager
-async def connected(transport: str, tmp_path: Path) -> AsyncIterator[TsClient]:
+async def connected(
+    transport: str, tmp_path: Path, workflow_file: str = "node_review_workflow.py"
+) -> AsyncIterator[TsClient]:
     """The TS client connected over ``transport`` to a fresh ``mcp serve --async``."""
-    workflow = copy_workflow(tmp_path, "node_review_workflow.py")
-    job_db = str(tmp_path / "jobs.sqlite")
+    workflow = copy_workflow(tmp_path, workflow_file)
+    args = ("--async", "--job-db", str(tmp_path / "jobs.sqlite"))
     if transport == "stdio":
-        async with ts_client("stdio", *serve_command(workflow, "--async", "--job-db", job_db)) as c:
-            yield c
+        async with ts_client("stdio", *serve_command(workflow, *args)) as client:
+            yield client
     else:
-        async with (
-            http_server(workflow, "--async", "--job-db", job_db) as url,
-            ts_client("http", url) as client,
-        ):
+        async with http_server(workflow, *args) as url, ts_client("http", url) as client:
             yield client
 
 
@@ -125,3 +124,18 @@ async def test_ts_client_gets_every_error_as_an_is_error_result(
         assert "shout" in failed["message"], failed
         not_waiting = await client.call("resume_workflow", {"jobId": job_id, "approved": True})
         assert error_of(not_waiting)["errorCode"] == "INVALID_RUN_STATE"
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_ts_client_receives_the_runs_log_lines(transport: str, tmp_path: Path) -> None:
+    async with connected(transport, tmp_path, "node_reconnection_workflow.py") as client:
+        hello = await client.request("initialize")
+        assert "logging" in hello["result"]["capabilities"]
+        assert (await client.request("logging/setLevel", level="debug"))["ok"]
+        result = await client.call("test_reconnection", {})
+        assert result["structuredContent"] == {"message": "Reconnection test completed"}
+        seen = (await client.request("notifications"))["result"]["notifications"]
+    logged = [note["params"] for note in seen if note["method"] == "notifications/message"]
+    assert logged, seen
+    assert {entry["level"] for entry in logged} <= {"debug", "info", "notice", "warning"}
+    assert any("wait" in str(entry["data"]) for entry in logged), logged
