@@ -1,0 +1,73 @@
+// The TypeScript SDK's client, driven line by line by a pytest test.
+//
+// Usage: node ts_client.mjs stdio <command> [args...]
+//        node ts_client.mjs http <url>
+//
+// Reads one JSON request per stdin line and prints one JSON answer per stdout line:
+//   {"method": "tools/list"}                          -> {"ok": true, "result": {...}}
+//   {"method": "tools/call", "name": n, "arguments": a} -> {"ok": true, "result": {...}}
+//   a request the SDK rejects                           -> {"ok": false, "error": {code, message}}
+// The client is the SDK's own Client: it validates structured content against each tool's
+// outputSchema, as every host built on it does, so a result that breaks the schema shows up
+// here as {"ok": false} with code -32602.
+import { createInterface } from "node:readline";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+const [kind, target, ...rest] = process.argv.slice(2);
+const transport =
+  kind === "stdio"
+    ? new StdioClientTransport({ command: target, args: rest, env: process.env, stderr: "inherit" })
+    : new StreamableHTTPClientTransport(new URL(target));
+
+const client = new Client({ name: "ageflow-tests-ts-client", version: "1.0.0" });
+const notifications = [];
+client.fallbackNotificationHandler = async (notification) => {
+  notifications.push(notification);
+};
+
+function answer(value) {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
+async function handle(request) {
+  switch (request.method) {
+    case "initialize":
+      return {
+        serverInfo: client.getServerVersion(),
+        capabilities: client.getServerCapabilities(),
+      };
+    case "tools/list":
+      return await client.listTools();
+    case "tools/call":
+      return await client.callTool({ name: request.name, arguments: request.arguments ?? {} });
+    case "logging/setLevel":
+      return await client.setLoggingLevel(request.level);
+    case "ping":
+      return await client.ping();
+    case "notifications":
+      return { notifications: notifications.splice(0) };
+    default:
+      throw new Error(`unknown driver method ${request.method}`);
+  }
+}
+
+try {
+  await client.connect(transport);
+} catch (error) {
+  answer({ ok: false, error: { code: error.code ?? null, message: String(error.message) } });
+  process.exit(2);
+}
+answer({ ok: true, result: { connected: true } });
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  try {
+    answer({ ok: true, result: await handle(JSON.parse(line)) });
+  } catch (error) {
+    answer({ ok: false, error: { code: error.code ?? null, message: String(error.message) } });
+  }
+}
+await client.close();
