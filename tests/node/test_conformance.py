@@ -46,13 +46,6 @@ async def test_conformance_server_suite_passes_all_that_applies(tmp_path: Path) 
         assert verdicts(checks[scenario]) <= {"SUCCESS", "INFO"}, checks[scenario]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the scenario's tools/call declares protocol 2025-03-26 in its header, and the mcp SDK"
-        " sends the priming event (id, retry) only to requests of 2025-11-25 or later"
-    ),
-)
 async def test_conformance_sse_polling_resumes_a_closed_stream(tmp_path: Path) -> None:
     # The scenario calls the suite's test_reconnection tool: we serve a workflow of that
     # name whose task runs long enough for the server to close the stream mid-call.

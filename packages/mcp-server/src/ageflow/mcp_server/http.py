@@ -49,7 +49,12 @@ from ageflow.mcp_server.http_options import (
     RateLimit,
     validate_http_options,
 )
-from ageflow.mcp_server.http_resume import event_store_for, refused_last_event_id
+from ageflow.mcp_server.http_resume import (
+    at_session_version,
+    event_store_for,
+    refused_last_event_id,
+    requested_version,
+)
 from ageflow.mcp_server.http_security import (
     WILDCARD_HOSTS,
     CorsPolicy,
@@ -107,6 +112,7 @@ class HttpTransport:
             else None
         )
         self._sessions: dict[str, StreamableHTTPServerTransport] = {}
+        self._session_versions: dict[str, str] = {}  # what each session negotiated
         self._task_group: anyio.abc.TaskGroup | None = None
         self._events: SqliteEventStore | None = None
         self._closing = False
@@ -347,6 +353,7 @@ class HttpTransport:
                 self._events, session_id, headers, send, cors
             ):
                 return
+            scope = at_session_version(scope, self._session_versions.get(session_id))
             await transport.handle_request(scope, receive, cors_send)
             if transport.is_terminated:
                 # The client ended the session (DELETE): free its slot now.
@@ -377,11 +384,13 @@ class HttpTransport:
             self._audit(ip, "initialize", None)
             await send_json(send, 429, {"error": "Too Many Sessions"}, cors)
             return
-        await self._open_session(scope, receive, cors_send)
+        await self._open_session(scope, receive, cors_send, requested_version(message))
 
     # -- sessions ------------------------------------------------------------------
 
-    async def _open_session(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _open_session(
+        self, scope: Scope, receive: Receive, send: Send, version: str | None
+    ) -> None:
         """Create a session for an initialize request; keep it only if that succeeds."""
         task_group = self._task_group
         if task_group is None:
@@ -395,6 +404,8 @@ class HttpTransport:
         )
         # Registered before answering so concurrent initializes cannot pass max_sessions.
         self._sessions[session_id] = transport
+        if version is not None:
+            self._session_versions[session_id] = version
         established = False
         try:
             await task_group.start(self._run_session, session_id, transport)
@@ -433,6 +444,7 @@ class HttpTransport:
         """Forget the session at once (its id answers 404 from now) and close it."""
         if self._sessions.get(session_id) is transport:
             del self._sessions[session_id]
+            self._session_versions.pop(session_id, None)
         if not transport.is_terminated:
             with anyio.CancelScope(shield=True):
                 await transport.terminate()

@@ -5,10 +5,13 @@ stream, indistinguishable from "nothing missed")."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mcp.server.streamable_http import LAST_EVENT_ID_HEADER
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, is_version_at_least
 from starlette.datastructures import Headers
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from ageflow.mcp_server.event_store import SqliteEventStore, events_path_for
 from ageflow.mcp_server.http_asgi import send_json
@@ -61,3 +64,33 @@ async def refused_last_event_id(
     error = {"code": _JSONRPC_INVALID_REQUEST, "message": message}
     await send_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": error}, cors)
     return True
+
+
+def requested_version(message: Any) -> str | None:
+    """The protocol version an initialize request asks for, when the server speaks it (the
+    SDK then agrees to that version)."""
+    params = message.get("params") if isinstance(message, dict) else None
+    version = params.get("protocolVersion") if isinstance(params, dict) else None
+    return version if version in HANDSHAKE_PROTOCOL_VERSIONS else None
+
+
+def at_session_version(scope: Scope, negotiated: str | None) -> Scope:
+    """The request as the session's negotiated version sees it.
+
+    The SDK primes a stream (the event id and ``retry`` a client resumes from) only when the
+    request's ``MCP-Protocol-Version`` header is 2025-11-25 or later. A client that
+    negotiated such a version but sends an older (known) header on one request (the conformance
+    suite's raw requests do) would get a stream it cannot resume, so an older header is
+    raised to the version the session negotiated. Newer or absent headers are left alone.
+    """
+    if negotiated is None:
+        return scope
+    name = MCP_PROTOCOL_VERSION_HEADER.lower().encode()
+    headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+    for index, (key, value) in enumerate(headers):
+        declared = value.decode("latin-1")
+        known = declared in HANDSHAKE_PROTOCOL_VERSIONS  # a bad header stays the SDK's to refuse
+        if key.lower() == name and known and not is_version_at_least(declared, negotiated):
+            headers[index] = (key, negotiated.encode())
+            return {**scope, "headers": headers}
+    return scope
