@@ -1,4 +1,7 @@
-"""Builders shared by the SQLite store tests (as fixtures: tests import no conftest)."""
+"""Builders shared by the SQLite store tests (as fixtures: tests import no conftest).
+
+They are the store contract's own builders (``ageflow.testing.store_contract``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from ageflow.core.events import CheckpointEvent, ErrorInfo, RunState
-from ageflow.core.metrics import TaskMetrics, WorkflowMetrics, WorkflowResult
-from ageflow.executor.journal import StepRecord
-from ageflow.server import CheckpointDecision, RunPolicy, RunRecord
+from ageflow.testing import store_contract
 
 
 @pytest.fixture
@@ -18,79 +18,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _make_record(
-    run_id: str,
-    *,
-    workflow: str = "wf",
-    state: RunState = "running",
-    created_at: int = 1_000,
-    last_event_at: int | None = None,
-    **fields: Any,
-) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        workflow_name=workflow,
-        state=state,
-        created_at=created_at,
-        last_event_at=created_at if last_event_at is None else last_event_at,
-        **fields,
-    )
-
-
-def _rich_record(run_id: str = "rich") -> RunRecord:
-    """A record using every field, with nested models and JSON outputs."""
-    return _make_record(
-        run_id,
-        state="awaiting-checkpoint",
-        created_at=10,
-        last_event_at=20,
-        pending_checkpoint=CheckpointEvent(
-            run_id=run_id,
-            workflow_name="wf",
-            timestamp=15,
-            task_name="approve",
-            step_key="loop[1]/approve",
-            message="Ship it?",
-        ),
-        decision=CheckpointDecision(step_key="loop[0]/approve", approved=True, decided_at=12),
-        result=WorkflowResult(
-            outputs={"classify": {"label": "bug", "urgent": True}, "count": 3, "skipped": None},
-            metrics=WorkflowMetrics(total_tokens_in=12, total_estimated_cost=0.25, task_count=2),
-        ),
-        error=ErrorInfo(name="BoomError", message="boom \u2603", code="boom", stack="trace"),
-        progress={"done": 2, "of": 5, "notes": ["a", {"b": None}]},
-        policy=RunPolicy(
-            checkpoint="approve",
-            max_cost_usd=1.5,
-            deadline_at=99_999,
-            max_turns=3,
-            extra={"hitl": "elicit", "ttl": {"ms": 1000}},
-        ),
-        owner="proc-a",
-        lease_until=5_000,
-    )
-
-
-def _make_step(key: str, output: Any = None, *, task_name: str | None = None) -> StepRecord:
-    return StepRecord(
-        step_key=key,
-        task_name=task_name or key.rsplit("/", 1)[-1],
-        source="function",
-        output={"value": key} if output is None else output,
-        metrics=TaskMetrics(latency_ms=1.5, tokens_in=3),
-    )
-
-
 @pytest.fixture
 def make_record() -> Any:
-    return _make_record
+    return store_contract.make_record
 
 
 @pytest.fixture
 def rich_record() -> Any:
-    return _rich_record
+    return store_contract.rich_record
 
 
 @pytest.fixture
 def make_step() -> Any:
-    return _make_step
+    return store_contract.make_step
