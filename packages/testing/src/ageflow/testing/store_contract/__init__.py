@@ -11,13 +11,13 @@ runner behaves alike on each::
             async with MyStore(...) as made:
                 yield made
 
-The builders (``make_record``, ``rich_record``, ``make_step``) are exported for a backend's
-own tests.
+The builders (``make_record``, ``rich_record``, ``make_step``, ``stored``) are exported
+for a backend's own tests.
 """
 
 from __future__ import annotations
 
-from ageflow.testing.store_contract._builders import make_record, make_step, rich_record
+from ageflow.testing.store_contract._builders import make_record, make_step, rich_record, stored
 from ageflow.testing.store_contract._journal import JournalContract
 from ageflow.testing.store_contract._runs import RunsContract
 
@@ -26,4 +26,4 @@ class RunStoreContract(RunsContract, JournalContract):
     """Every contract test; a subclass provides the ``store`` fixture."""
 
 
-__all__ = ["RunStoreContract", "make_record", "make_step", "rich_record"]
+__all__ = ["RunStoreContract", "make_record", "make_step", "rich_record", "stored"]
