@@ -91,5 +91,8 @@ async def test_inspector_over_http_drives_a_job_to_its_result(tmp_path: Path) ->
             *target, *call_args("resume_workflow", jobId=job_id, approved="true")
         )
         assert code == IS_ERROR_EXIT and error_of(again)["errorCode"] == "INVALID_RUN_STATE"
+        code, finished = await inspector(*target, *call_args("cancel_workflow", jobId=job_id))
+        assert code == IS_ERROR_EXIT and error_of(finished)["errorCode"] == "INVALID_RUN_STATE"
+        assert error_of(finished)["context"] == {"jobId": job_id, "state": "done"}
         code, unknown = await inspector(*target, *call_args("cancel_workflow", jobId="nope"))
         assert code == IS_ERROR_EXIT and error_of(unknown)["errorCode"] == "JOB_NOT_FOUND"

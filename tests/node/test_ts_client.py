@@ -84,9 +84,12 @@ async def test_ts_client_lists_and_runs_the_job_tools(transport: str, tmp_path: 
             "cancelled": True,
             "priorState": "awaiting-checkpoint",
         }
-        # Cancel is idempotent: cancelling a finished job reports it, it is not an error.
-        again = await client.call("cancel_workflow", {"jobId": job_id})
-        assert again["structuredContent"] == {"cancelled": False, "priorState": "done"}
+        # Cancelling a finished job is an isError result naming its state; the job keeps it.
+        again = error_of(await client.call("cancel_workflow", {"jobId": job_id}))
+        assert again["errorCode"] == "INVALID_RUN_STATE"
+        assert again["context"] == {"jobId": job_id, "state": "done"}
+        result = await client.call("get_workflow_result", {"jobId": job_id})
+        assert result["structuredContent"]["output"] == {"greeting": "HELLO, ANN!"}
 
 
 @pytest.mark.parametrize("transport", ["stdio", "http"])

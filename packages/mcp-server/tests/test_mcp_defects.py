@@ -246,8 +246,9 @@ async def test_observers_never_write_the_sqlite_store(tmp_path: Path) -> None:
                     for tool in ("get_workflow_status", "get_workflow_result"):
                         failed, _ = await call(client, tool, {"jobId": job_id})
                         assert not failed
-                failed, _ = await call(client, "cancel_workflow", {"jobId": done})
-                assert not failed
+                # Refused (the job is done), and a refusal writes nothing either.
+                failed, refused = await call(client, "cancel_workflow", {"jobId": done})
+                assert failed and refused["errorCode"] == "INVALID_RUN_STATE"
             assert writes == before
             await call(client, "cancel_workflow", {"jobId": running})
 

@@ -150,8 +150,13 @@ async def test_cancel_is_idempotent_and_result_says_cancelled() -> None:
         assert status["state"] == "cancelled"
         failed, result = await call(client, "get_workflow_result", {"jobId": job_id})
         assert failed and result["errorCode"] == "JOB_CANCELLED"
-        _, second = await call(client, "cancel_workflow", {"jobId": job_id})
-        assert second == {"cancelled": False, "priorState": "cancelled"}
+        # A second cancel meets a finished job: an error naming its state, and the job is
+        # left as it was.
+        failed, second = await call(client, "cancel_workflow", {"jobId": job_id})
+        assert failed and second["errorCode"] == "INVALID_RUN_STATE"
+        assert second["context"] == {"jobId": job_id, "state": "cancelled"}
+        _, status = await call(client, "get_workflow_status", {"jobId": job_id})
+        assert status["state"] == "cancelled"
 
 
 async def test_unknown_job_is_job_not_found_on_every_observer() -> None:

@@ -367,7 +367,13 @@ class JobService:
         record = await self._record(job_id)
         prior = record.state
         if prior in TERMINAL_STATES:
-            return {"cancelled": False, "priorState": prior}
+            # An error, not a quiet no-op: a client that cancels a finished job holds a
+            # stale view of it, and its result is already there to fetch.
+            raise McpServerError(
+                ErrorCode.INVALID_RUN_STATE,
+                f"job {job_id} is already {prior}; only a running or waiting job can be cancelled",
+                {"jobId": job_id, "state": prior},
+            )
         runner = self._runner()
         await runner.cancel(job_id)
         # A job another live process owns is left alone by the runner.
