@@ -9,7 +9,10 @@ Tables (version 1), the same model as the SQLite store:
 - ``run_inputs``: each run's input, only ever inserted (status writes never touch it).
 - ``steps``: the step journal, one row per (run, step key), in first-journaled order.
 
-Inputs and steps go with their run (``ON DELETE CASCADE``). Several servers may open the
+Version 2 adds ``run_requests``: resume and cancel requests posted for a run's owner by
+another server (taken, deleted, by the owner; see ``ageflow.server.requests``).
+
+Inputs, steps and requests go with their run (``ON DELETE CASCADE``). Several servers may open the
 same schema at once: creation and migration run under a transaction-level advisory lock,
 so exactly one of them does the work and the others see it done.
 """
@@ -54,8 +57,18 @@ CREATE INDEX idx_runs_last_event ON {s}.runs (last_event_at DESC, seq);
 CREATE INDEX idx_runs_owner ON {s}.runs (owner) WHERE owner IS NOT NULL;
 """
 
+_V2 = """
+CREATE TABLE {s}.run_requests (
+    seq BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES {s}.runs (run_id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    approved BOOLEAN
+);
+CREATE INDEX idx_run_requests_run ON {s}.run_requests (run_id);
+"""
+
 # version -> the statements that bring the schema from the version before to it.
-MIGRATIONS: Mapping[int, str] = {1: _V1}
+MIGRATIONS: Mapping[int, str] = {1: _V1, 2: _V2}
 
 
 def latest_version() -> int:
@@ -95,6 +108,12 @@ async def migrate(conn: asyncpg.Connection | PoolConnectionProxy, schema: str) -
                 str(latest_version()),
             )
     return found
+
+
+def notice_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel of a schema's run requests (at most 63 bytes)."""
+    digest = hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
+    return f"ageflow_requests_{digest}"
 
 
 def quote_ident(name: str) -> str:

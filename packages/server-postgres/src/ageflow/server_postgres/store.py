@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
 import anyio
 import asyncpg
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ageflow.executor.journal import StepRecord
 from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import UNFINISHED_STATES, RunRecord
+from ageflow.server.requests import RunRequest
 from ageflow.server.store import StoredInput
-from ageflow.server_postgres.schema import migrate, quote_ident
+from ageflow.server_postgres.notices import listen_for_requests
+from ageflow.server_postgres.schema import migrate, notice_channel, quote_ident
 
 _UNFINISHED = sorted(UNFINISHED_STATES)
 
@@ -55,6 +59,7 @@ class PostgresRunStore:
         self._dsn = dsn
         self._schema = schema
         self._s = quote_ident(schema)
+        self._channel = notice_channel(schema)
         self._pool_sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
         self._closed = False
@@ -324,6 +329,35 @@ class PostgresRunStore:
             now,
         )
         return [_record(row) for row in rows]
+
+    # -- requests for a run's owner (ageflow.server.requests) ---------------------------
+
+    async def post_request(self, request: RunRequest) -> bool:
+        # One statement: the request and its notice commit together (NOTIFY is sent on
+        # commit), so an owner woken by the notice always finds the request.
+        rows = await self._fetch(
+            "WITH posted AS (INSERT INTO {s}.run_requests (run_id, kind, approved)"
+            " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM {s}.runs WHERE run_id = $1)"
+            " RETURNING run_id) SELECT pg_notify($4, run_id) FROM posted",
+            request.run_id,
+            request.kind,
+            request.approved,
+            self._channel,
+        )
+        return bool(rows)
+
+    async def take_requests(self, owner: str) -> list[RunRequest]:
+        rows = await self._fetch(
+            "DELETE FROM {s}.run_requests q USING {s}.runs r"
+            " WHERE q.run_id = r.run_id AND r.owner = $1"
+            " RETURNING q.seq, q.run_id, q.kind, q.approved",
+            owner,
+        )
+        ordered = sorted(rows, key=lambda row: row["seq"])
+        return [RunRequest(row["run_id"], row["kind"], row["approved"]) for row in ordered]
+
+    def request_notices(self) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[str]]:
+        return listen_for_requests(self._dsn, self._channel, _redacted(self._dsn))
 
 
 # A step of an unknown run inserts nothing (status "INSERT 0 0") instead of failing;

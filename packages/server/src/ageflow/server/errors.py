@@ -114,3 +114,25 @@ class TurnsExceededError(AgentFlowError):
     def __init__(self, max_turns: int, *, cause: object = None) -> None:
         self.max_turns = max_turns
         super().__init__(f"The run exceeded its limit of {max_turns} agent turns", cause=cause)
+
+
+def store_failure(exc: BaseException) -> RunStoreError | None:
+    """The RunStoreError behind ``exc`` (itself, a cause, or inside a group), if any.
+
+    A journal write that fails inside a task reaches the runner wrapped by the executor.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, RunStoreError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+    return None

@@ -15,6 +15,7 @@ there again and can be resumed at once.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
@@ -48,6 +49,7 @@ from ageflow.executor.journal import StepRecord
 from ageflow.server.deadlines import DeadlineWatch
 from ageflow.server.errors import (
     CheckpointTimeoutError,
+    store_failure,
     InvalidRunStateError,
     RunDeadlineExceededError,
     RunNotFoundError,
@@ -61,7 +63,11 @@ from ageflow.server.memory_store import InMemoryRunStore
 from ageflow.server.ownership import is_dead_local_owner, new_owner_id
 from ageflow.server.policy import registry_for, with_cost_ceiling
 from ageflow.server.records import UNFINISHED_STATES, RunPolicy, RunRecord
+from ageflow.server.relay import RequestRelay
+from ageflow.server.requests import RunRequest
 from ageflow.server.store import RunStore
+
+logger = logging.getLogger("ageflow.server")
 
 OnEvent = Callable[[WorkflowEvent], Awaitable[None] | None]
 OnError = Callable[[BaseException], Awaitable[None] | None]
@@ -123,6 +129,10 @@ class WorkflowRunner:
         self._closed = False
         # Fired runs still delivering events or reporting their outcome.
         self._reporting: set[anyio.Event] = set()
+        # Runs whose store write failed: taken up again on the ownership beat.
+        self._parked: set[str] = set()
+        # Resume and cancel for runs that other processes sharing the store own.
+        self._relay = RequestRelay(store, owner_id, self._apply_request)
 
     # --- starting runs --------------------------------------------------------------------
 
@@ -295,15 +305,29 @@ class WorkflowRunner:
         except Exception as exc:
             error = live.detach_reason or live.stop_reason or exc
             outcome.error = error
-            if live.detached:
-                pass  # closing down or taken over: the store keeps the run recoverable
-            elif isinstance(exc, WorkflowAbortedError) and live.stop_reason is None:
-                await live.mark_cancelled()
-            else:
-                await live.mark_failed(error)
+            try:
+                if live.detached:
+                    pass  # closing down or taken over: the store keeps the run recoverable
+                elif store_failure(exc) is not None:
+                    self._park(live, exc)
+                elif isinstance(exc, WorkflowAbortedError) and live.stop_reason is None:
+                    await live.mark_cancelled()
+                else:
+                    await live.mark_failed(error)
+            except RunStoreError as write_failure:
+                self._park(live, write_failure)
         finally:
             live.done.set()
         return outcome
+
+    def _park(self, live: LiveRun, reason: BaseException) -> None:
+        """The store failed under a run (a database restart, a lost connection): stop
+        executing it here and leave it as the store last recorded it. The ownership beat
+        takes it up again from its journal once the store answers."""
+        logger.warning("ageflow: run %s parked until the store answers: %s", live.run_id, reason)
+        live.detach(reason)
+        self._live.pop(live.run_id, None)
+        self._parked.add(live.run_id)
 
     def _checkpoint_handler(
         self, live: LiveRun, caller: CheckpointHandler | None
@@ -358,6 +382,9 @@ class WorkflowRunner:
                 raise InvalidRunStateError(run_id, record.state)
             live = await self._take_over_one(record)
             if live is None:
+                if self._relay.enabled:  # its owner answers it, from the store
+                    await self._relay.post(RunRequest(run_id, "resume", approved))
+                    return
                 raise InvalidRunStateError(run_id, "awaiting-checkpoint (owned by another process)")
         if live.state != "awaiting-checkpoint" or live.record.pending_checkpoint is None:
             raise InvalidRunStateError(run_id, live.state)
@@ -371,7 +398,11 @@ class WorkflowRunner:
             if record is None or record.finished:
                 return
             if record.owner not in (None, self.owner_id) and not _claimable(record):
-                return  # a live process owns it: only that process can stop it
+                # A live process owns it: only that process can stop it. Ask it, through
+                # the store when the store can carry the request, and wait for the answer.
+                if self._relay.enabled and await self._relay.post(RunRequest(run_id, "cancel")):
+                    await self._relay.wait_until_finished(run_id)
+                return
             now = now_ms()
             claimed = await self.store.claim_run(
                 run_id, self.owner_id, now + self.config.lease_ms, _claim_time(record, now)
@@ -384,6 +415,21 @@ class WorkflowRunner:
         await live.mark_cancelled()
         if live.stream is not None:
             live.stream.cancel()
+
+    async def _apply_request(self, request: RunRequest) -> bool:
+        """Act on a request another process posted for a run this one owns; False when
+        the run is not executing here yet (it is put back)."""
+        live = self._live.get(request.run_id)
+        if live is None:
+            record = await self.store.get_run(request.run_id)
+            return record is None or record.finished or record.owner != self.owner_id
+        if live.finished:
+            return True
+        if request.kind == "cancel":
+            await self.cancel(request.run_id)
+        elif live.state == "awaiting-checkpoint" and live.record.pending_checkpoint is not None:
+            await live.decide(bool(request.approved))
+        return True
 
     async def get(self, run_id: str) -> RunHandle | None:
         """A run's snapshot: live runs from memory, others from the store."""
@@ -435,6 +481,11 @@ class WorkflowRunner:
         for record in await self.store.list_runs(workflow_names=names, states=UNFINISHED_STATES):
             if record.owner and record.owner != self.owner_id and is_dead_local_owner(record.owner):
                 candidates.setdefault(record.run_id, record)
+        for run_id in list(self._parked):  # ours still: claimed again at once
+            self._parked.discard(run_id)
+            parked = await self.store.get_run(run_id)
+            if parked is not None and not parked.finished:
+                candidates.setdefault(run_id, parked)
         taken = []
         for record in candidates.values():
             if record.run_id not in self._live and await self._take_over_one(record) is not None:
@@ -521,8 +572,14 @@ class WorkflowRunner:
     async def _ownership_loop(self) -> None:
         while True:
             await anyio.sleep(self.config.lease_ms / 3000)
-            await self.renew_leases()
-            await self._take_over()
+            try:
+                await self.renew_leases()
+                await self._take_over()
+                await self._relay.drain()  # requests whose notice was lost, or came first
+            except RunStoreError as exc:
+                # The store is away (a restart, a lost connection): try again on the next
+                # beat; a run whose lease lapses meanwhile goes to whoever claims it first.
+                logger.warning("ageflow: lease renewal failed: %s", exc)
 
     # --- reaping ----------------------------------------------------------------------------
 
@@ -542,7 +599,10 @@ class WorkflowRunner:
     async def _reaper_loop(self) -> None:
         while True:
             await anyio.sleep(self.config.reaper_interval_ms / 1000)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except RunStoreError as exc:
+                logger.warning("ageflow: reaper pass failed: %s", exc)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -556,6 +616,7 @@ class WorkflowRunner:
         group.start_soon(self._reaper_loop, name="ageflow reaper")
         group.start_soon(self._ownership_loop, name="ageflow leases")
         group.start_soon(self._deadlines.run, name="ageflow deadlines")
+        group.start_soon(self._relay.listen, name="ageflow run requests")
 
     async def close(self) -> None:
         """Stop this runner's work. Unfinished runs stay in the store, recoverable, and
