@@ -1,17 +1,24 @@
 """A real PostgreSQL server for this package's tests, started once per test session.
 
-Each test gets a store in a schema of its own, so tests never see each other's runs.
+Each test gets a store in a schema of its own, so tests never see each other's runs. The
+replica tests share replica_cluster.py (importable: this folder goes on sys.path).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from ageflow.server_postgres import PostgresRunStore
 from ageflow.testing.postgres_server import PostgresServer
+
+HERE = os.path.dirname(__file__)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 _schemas = itertools.count()
 

@@ -1,4 +1,4 @@
-"""``ageflow jobs list|show|resume|cancel|prune``: durable jobs in a SQLite job file.
+"""``ageflow jobs list|show|resume|cancel|prune``: durable jobs in a job store.
 
 The file is what ``ageflow mcp serve --async`` writes (``.ageflow/jobs.sqlite`` under the
 current directory unless ``--job-db``). Reading never changes it; ``cancel`` and
@@ -32,8 +32,7 @@ from ageflow.cli.jobs_store import (
 from ageflow.cli.loading import load_workflow
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
-from ageflow.server import RunRecord
-from ageflow.server_sqlite import SqliteRunStore
+from ageflow.server import RunRecord, RunStore
 
 T = TypeVar("T")
 PIPED_WIDTH = 240
@@ -41,14 +40,16 @@ PIPED_WIDTH = 240
 JobDb = Annotated[
     str,
     typer.Option(
-        "--job-db", metavar="PATH", help="The job file (what `mcp serve --async` writes)."
+        "--job-db",
+        metavar="PATH|URL",
+        help="The job file or postgresql:// URL (what `mcp serve --async` writes).",
     ),
 ]
 JobId = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id.", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
-def _with_store(db: str, action: Callable[[SqliteRunStore], Awaitable[T]]) -> T:
+def _with_store(db: str, action: Callable[[RunStore], Awaitable[T]]) -> T:
     async def main() -> T:
         async with open_job_db(db) as store:
             return await action(store)
@@ -108,7 +109,7 @@ def list_jobs(
         if value not in JOB_STATES:
             raise UsageError(f"--state must be one of: {' | '.join(JOB_STATES)}, got: {value}")
 
-    async def read(store: SqliteRunStore) -> list[RunRecord]:
+    async def read(store: RunStore) -> list[RunRecord]:
         return await store.list_runs(states=states or None)
 
     records = _with_store(job_db, read)
@@ -147,7 +148,7 @@ def show_job(job_id: JobId, job_db: JobDb = DEFAULT_JOB_DB, as_json: AsJson = Fa
     State, owner, policy, input, the steps journaled so far, and its error or result.
     """
 
-    async def read(store: SqliteRunStore) -> tuple[RunRecord, Any, list[dict[str, Any]]]:
+    async def read(store: RunStore) -> tuple[RunRecord, Any, list[dict[str, Any]]]:
         record = await get_job(store, job_id, job_db)
         stored = await store.get_input(job_id)
         steps = await store.get_steps(job_id)
@@ -247,7 +248,7 @@ def resume(
     if approve is None:
         raise UsageError("jobs resume requires --approve or --reject")
 
-    async def act(store: SqliteRunStore) -> RunRecord:
+    async def act(store: RunStore) -> RunRecord:
         record = await get_job(store, job_id, job_db)
         refuse_if_owned(record, "resume_workflow")
         if record.state != "awaiting-checkpoint" or record.pending_checkpoint is None:
@@ -324,7 +325,7 @@ def prune(
     now = now_ms()
     cutoff = now + 1 if older_than is None else now - int(older_than * 1000)
 
-    async def delete(store: SqliteRunStore) -> list[str]:
+    async def delete(store: RunStore) -> list[str]:
         return await store.delete_finished_before(cutoff)
 
     deleted = _with_store(job_db, delete)

@@ -1,6 +1,7 @@
 """The job file the ``jobs`` commands read, and who owns a job.
 
-Jobs are runs in an ``ageflow.server`` SQLite store (what ``mcp serve --async`` writes).
+Jobs are runs in an ``ageflow.server`` store (what ``mcp serve --async`` writes): a SQLite
+file, or a ``postgresql://`` URL for a store several servers share.
 A job whose owner holds a live lease belongs to a running server: only that server may
 act on it, through its MCP tools.
 """
@@ -15,23 +16,23 @@ import anyio
 
 from ageflow.cli.errors import CliError
 from ageflow.core.wire import now_ms
+from ageflow.mcp_server.job_store import is_postgres_url, open_job_store
 from ageflow.server import RunRecord, RunStore
 from ageflow.server.ownership import is_dead_local_owner
-from ageflow.server_sqlite import SqliteRunStore
 
 DEFAULT_JOB_DB = str(Path(".ageflow") / "jobs.sqlite")
 JOB_STATES = ("running", "awaiting-checkpoint", "done", "failed", "cancelled")
 
 
 @asynccontextmanager
-async def open_job_db(path: str) -> AsyncIterator[SqliteRunStore]:
+async def open_job_db(path: str) -> AsyncIterator[RunStore]:
     """The job store at ``path``; a missing file is an error (it is never created here)."""
-    if not await anyio.Path(path).is_file():
+    if not is_postgres_url(path) and not await anyio.Path(path).is_file():
         raise CliError(
             f'no job database at "{path}" (ageflow mcp serve --async creates it; '
             "pick another with --job-db)"
         )
-    async with SqliteRunStore(path) as store:
+    async with open_job_store(path) as store:
         yield store
 
 

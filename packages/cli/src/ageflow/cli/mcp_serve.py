@@ -52,11 +52,14 @@ Limits and checkpoints:
   --hitl elicit|auto|fail     how checkpoints are answered (default elicit)
 
 \b
-Async jobs (start_<workflow> and the job tools, kept in a SQLite file):
+Async jobs (start_<workflow> and the job tools, kept in a job store):
   --async                     enable durable jobs
-  --job-db PATH               job file (default .ageflow/jobs.sqlite; :memory: = memory)
+  --job-db PATH|URL           job file (default .ageflow/jobs.sqlite; :memory: = memory),
+                              or postgresql://... for a store several servers share
   --job-ttl MS                keep finished jobs this long
   --checkpoint-ttl MS         fail jobs waiting at a checkpoint longer than this
+  --lease MS                  how long a job stays this server's without a renewal
+                              (default 15000); another server takes it over after
   --max-concurrent-jobs N     jobs running at once, server-wide
   --max-concurrent-jobs-per-workflow N
 

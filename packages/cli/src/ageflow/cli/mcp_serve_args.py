@@ -70,6 +70,7 @@ class McpServeArgs:
     async_mode: bool = False
     job_ttl_ms: int | NotGiven = NOT_GIVEN
     job_checkpoint_ttl_ms: int | NotGiven = NOT_GIVEN
+    job_lease_ms: int | NotGiven = NOT_GIVEN
     job_db: str | NotGiven = NOT_GIVEN
     http: bool = False
     port: int | NotGiven = NOT_GIVEN
@@ -281,6 +282,12 @@ _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
         "--checkpoint-ttl requires a numeric argument (ms)",
         "--checkpoint-ttl must be a positive integer in ms, got: {v}",
     ),
+    "--lease": _ValueFlag(
+        "job_lease_ms",
+        _positive_int,
+        "--lease requires a numeric argument (ms)",
+        "--lease must be a positive integer in ms, got: {v}",
+    ),
     "--job-db": _ValueFlag("job_db", _text, "--job-db requires a path argument"),
     "--port": _ValueFlag(
         "port",
@@ -337,6 +344,7 @@ _SWITCHES: Final[dict[str, tuple[str, object]]] = {
 ASYNC_ONLY: Final[tuple[tuple[str, str], ...]] = (
     ("--job-ttl", "job_ttl_ms"),
     ("--checkpoint-ttl", "job_checkpoint_ttl_ms"),
+    ("--lease", "job_lease_ms"),
     ("--job-db", "job_db"),
     ("--max-concurrent-jobs", "max_concurrent_jobs"),
     ("--max-concurrent-jobs-per-workflow", "max_concurrent_jobs_per_workflow"),

@@ -27,7 +27,11 @@ from ageflow.mcp_server import (
     single_workflow_concurrency_config,
 )
 from ageflow.mcp_server.logging_bridge import DEFAULT_LOG_LEVEL
-from ageflow.mcp_server.server import DEFAULT_JOB_CHECKPOINT_TTL_MS, DEFAULT_JOB_TTL_MS
+from ageflow.mcp_server.server import (
+    DEFAULT_JOB_CHECKPOINT_TTL_MS,
+    DEFAULT_JOB_LEASE_MS,
+    DEFAULT_JOB_TTL_MS,
+)
 
 if TYPE_CHECKING:
     from ageflow.mcp_server.http import AuditEvent, HttpOptions
@@ -80,6 +84,7 @@ def build_server(args: McpServeArgs, workflow: WorkflowDef) -> McpServer:
             job_checkpoint_ttl_ms=given_or(
                 args.job_checkpoint_ttl_ms, DEFAULT_JOB_CHECKPOINT_TTL_MS
             ),
+            job_lease_ms=given_or(args.job_lease_ms, DEFAULT_JOB_LEASE_MS),
             log_level=given_or(args.log_level, DEFAULT_LOG_LEVEL),
         )
     except (McpServerError, ValueError) as exc:

@@ -45,9 +45,9 @@ from ageflow.mcp_server.http import (
     RateLimit,
     serve_http,
 )
+from ageflow.mcp_server.job_store import DEFAULT_JOB_DB_PATH, is_postgres_url, open_job_store
 from ageflow.mcp_server.jobs import OBSERVER_TOOLS, JobService, JobTool
 from ageflow.mcp_server.server import (
-    DEFAULT_JOB_DB_PATH,
     ClientConnection,
     ElicitAnswer,
     HitlStrategy,
@@ -115,6 +115,8 @@ __all__ = [
     "error_result",
     "find_boundary_tasks",
     "format_error_result",
+    "is_postgres_url",
+    "open_job_store",
     "read_error",
     "resolve_concurrency_config",
     "serve_http",

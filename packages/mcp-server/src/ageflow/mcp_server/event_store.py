@@ -32,6 +32,8 @@ import anyio
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp_types import JSONRPCMessage, jsonrpc_message_adapter
 
+from ageflow.mcp_server.job_store import is_postgres_url
+
 DEFAULT_MAX_EVENTS: Final = 10_000
 DEFAULT_MAX_AGE_SECONDS: Final = 3600.0
 PRUNE_EVERY: Final = 100
@@ -55,8 +57,9 @@ CREATE INDEX IF NOT EXISTS sse_events_by_age ON sse_events (created_at);
 
 
 def events_path_for(job_db_path: str | os.PathLike[str] | None) -> str:
-    """The event file beside a job file; ``":memory:"`` without a file."""
-    if job_db_path is None or str(job_db_path) in ("", ":memory:"):
+    """The event file beside a job file; ``":memory:"`` without a file (and for a
+    PostgreSQL job store: a session's events stay with the server that holds it)."""
+    if job_db_path is None or str(job_db_path) in ("", ":memory:") or is_postgres_url(job_db_path):
         return ":memory:"
     return f"{job_db_path}{EVENTS_SUFFIX}"
 

@@ -16,7 +16,8 @@ from starlette.types import Scope, Send
 from ageflow.mcp_server.event_store import SqliteEventStore, events_path_for
 from ageflow.mcp_server.http_asgi import send_json
 from ageflow.mcp_server.http_options import HttpOptions
-from ageflow.mcp_server.server import DEFAULT_JOB_DB_PATH, McpServer
+from ageflow.mcp_server.job_store import DEFAULT_JOB_DB_PATH
+from ageflow.mcp_server.server import McpServer
 
 _JSONRPC_INVALID_REQUEST = -32600
 

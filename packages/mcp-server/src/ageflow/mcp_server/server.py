@@ -17,7 +17,6 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import mcp.types as types
@@ -47,6 +46,7 @@ from ageflow.mcp_server.concurrency import (
     spread_per_workflow_limit,
 )
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, error_result, format_error_result
+from ageflow.mcp_server.job_store import open_job_store
 from ageflow.mcp_server.jobs import (
     OBSERVER_TOOLS,
     START_PREFIX,
@@ -68,7 +68,6 @@ from ageflow.mcp_server.tool_definition import (
     validate_tool_input,
 )
 from ageflow.server import InMemoryRunStore, RunPolicy, RunStore, WorkflowRunner, create_runner
-from ageflow.server_sqlite import SqliteRunStore
 
 HitlStrategy = Literal["elicit", "auto", "fail"]
 OnHitl = Callable[[str, str], Awaitable[bool]]
@@ -78,9 +77,8 @@ ToolResult = dict[str, Any]
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
-DEFAULT_JOB_DB_PATH = Path(".ageflow") / "jobs.sqlite"
-"""Where async jobs are kept by default, relative to the current directory."""
 DEFAULT_JOB_TTL_MS = 30 * 60_000
+DEFAULT_JOB_LEASE_MS = 15_000  # a job stays this server's this long without a renewal
 DEFAULT_JOB_CHECKPOINT_TTL_MS = 60 * 60_000
 
 APPROVAL_SCHEMA: dict[str, Any] = {
@@ -201,6 +199,7 @@ class McpServer:
         job_store: RunStore | None = None,
         job_db_path: str | os.PathLike[str] | None = None,
         job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
+        job_lease_ms: int = DEFAULT_JOB_LEASE_MS,
         job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
         log_level: LogLevel = DEFAULT_LOG_LEVEL,
     ) -> None:
@@ -226,6 +225,7 @@ class McpServer:
         self.job_store = job_store
         self.job_db_path = job_db_path
         self.job_ttl_ms = job_ttl_ms
+        self.job_lease_ms = job_lease_ms
         self.job_checkpoint_ttl_ms = job_checkpoint_ttl_ms
         strategy = "on_hitl" if on_hitl is not None else hitl
         self.jobs: JobService | None = (
@@ -276,7 +276,7 @@ class McpServer:
         async with AsyncExitStack() as stack:
             store = self.job_store
             if store is None:
-                store = await stack.enter_async_context(_open_job_store(self.job_db_path))
+                store = await stack.enter_async_context(open_job_store(self.job_db_path))
             runner = await stack.enter_async_context(
                 create_runner(
                     store=store,
@@ -284,6 +284,7 @@ class McpServer:
                     workflows=list(jobs.workflows.values()),
                     ttl_ms=self.job_ttl_ms,
                     checkpoint_ttl_ms=self.job_checkpoint_ttl_ms,
+                    lease_ms=self.job_lease_ms,
                 )
             )
             jobs.runner = runner
@@ -607,16 +608,6 @@ class _SdkConnection:
         await self._log.on_event(event)
 
 
-@asynccontextmanager
-async def _open_job_store(path: str | os.PathLike[str] | None) -> AsyncIterator[RunStore]:
-    """The server's own SQLite job store (created with its directory when missing)."""
-    target: str | os.PathLike[str] = DEFAULT_JOB_DB_PATH if path is None else path
-    if str(target) not in (":memory:", ""):
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-    async with SqliteRunStore(target) as store:
-        yield store
-
-
 def create_mcp_server(
     workflows: WorkflowDef | Sequence[WorkflowDef],
     *,
@@ -635,6 +626,7 @@ def create_mcp_server(
     job_store: RunStore | None = None,
     job_db_path: str | os.PathLike[str] | None = None,
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS,
+    job_lease_ms: int = DEFAULT_JOB_LEASE_MS,
     job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
     log_level: LogLevel = DEFAULT_LOG_LEVEL,
 ) -> McpServer:
@@ -685,6 +677,7 @@ def create_mcp_server(
         job_store=job_store,
         job_db_path=job_db_path,
         job_ttl_ms=job_ttl_ms,
+        job_lease_ms=job_lease_ms,
         job_checkpoint_ttl_ms=job_checkpoint_ttl_ms,
         log_level=log_level,
     )

@@ -50,7 +50,6 @@ async def _keep_listening(
     first = True
     with send:
         while True:
-            lost = anyio.Event()
             try:
                 conn = await asyncpg.connect(dsn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -60,18 +59,24 @@ async def _keep_listening(
                 continue
             delay = _RETRY_FIRST_S
             try:
-
-                def on_notice(_conn: Any, _pid: int, _channel: str, payload: object) -> None:
-                    send.send_nowait(str(payload))
-
-                conn.add_termination_listener(lambda _conn: lost.set())
-                await conn.add_listener(channel, on_notice)
-                if not first:
-                    send.send_nowait(EVERY_RUN)  # what was sent while we were away
-                first = False
-                await lost.wait()
+                await _listen_until_lost(conn, channel, send, announce=not first)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.warning("ageflow: run-request listener on %s lost: %s", describe, exc)
             finally:
-                with anyio.CancelScope(shield=True):
-                    conn.terminate()  # never waits on a server that may be gone
+                conn.terminate()  # never waits on a server that may be gone
+            first = False
+
+
+async def _listen_until_lost(
+    conn: asyncpg.Connection, channel: str, send: MemoryObjectSendStream[str], *, announce: bool
+) -> None:
+    lost = anyio.Event()
+
+    def on_notice(_conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        send.send_nowait(str(payload))
+
+    conn.add_termination_listener(lambda _conn: lost.set())
+    await conn.add_listener(channel, on_notice)
+    if announce:
+        send.send_nowait(EVERY_RUN)  # what was sent while we were away is gone
+    await lost.wait()

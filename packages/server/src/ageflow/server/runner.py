@@ -49,7 +49,6 @@ from ageflow.executor.journal import StepRecord
 from ageflow.server.deadlines import DeadlineWatch
 from ageflow.server.errors import (
     CheckpointTimeoutError,
-    store_failure,
     InvalidRunStateError,
     RunDeadlineExceededError,
     RunNotFoundError,
@@ -57,6 +56,7 @@ from ageflow.server.errors import (
     RunOwnershipLostError,
     RunStoreError,
     UnknownWorkflowError,
+    store_failure,
 )
 from ageflow.server.live import LiveRun
 from ageflow.server.memory_store import InMemoryRunStore
@@ -539,6 +539,9 @@ class WorkflowRunner:
             return None
         stored = await self.store.get_input(record.run_id)
         journal = await self.store.get_steps(record.run_id)
+        already = self._live.get(record.run_id)
+        if already is not None:  # adopted meanwhile (the ownership beat, a resume): once
+            return already
         # The checkpoint clock restarts now: downtime does not count against it.
         live = self._adopt(
             record.model_copy(

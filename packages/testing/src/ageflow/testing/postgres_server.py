@@ -102,12 +102,16 @@ class PostgresServer:
         done = subprocess.run(initdb, capture_output=True, check=False, **self._run_as())
         if done.returncode != 0:
             raise PostgresUnavailableError(f"initdb failed: {done.stderr.decode().strip()}")
+        self._launch()
+
+    def _launch(self) -> None:
+        bindir = postgres_bindir()
         server = (
             str(bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
             "-c", "fsync=off", "-c", "max_connections=200",
         )  # fmt: skip
-        log = (self.folder / "postgres.log").open("wb")
+        log = (self.folder / "postgres.log").open("ab")
         self._process = subprocess.Popen(
             server, stdout=log, stderr=subprocess.STDOUT, **self._run_as()
         )
@@ -130,7 +134,18 @@ class PostgresServer:
             time.sleep(0.05)
         raise PostgresUnavailableError(f"postgres did not accept connections on {self.port}")
 
+    def restart(self, downtime_s: float = 0.0) -> None:
+        """Stop the server (every connection drops), stay down ``downtime_s``, and start
+        it again on the same data and port, as a database restart in production does."""
+        self._shut_down()
+        time.sleep(downtime_s)
+        self._launch()
+
     def stop(self) -> None:
+        self._shut_down()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _shut_down(self) -> None:
         if self._process is not None and self._process.poll() is None:
             # SIGINT is the fast shutdown: it does not wait for clients to disconnect.
             self._process.send_signal(signal.SIGINT)
@@ -140,7 +155,6 @@ class PostgresServer:
                 self._process.kill()
                 self._process.wait()
         self._process = None
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _unprivileged_user() -> str | None:
