@@ -5,17 +5,30 @@ is a typed error, not a lost job."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from replica_cluster import Cluster, call, start, wait_for_state
+from replica_cluster import DEADLINE_S, Cluster, Replica, call, start, wait_for_state
 
 from ageflow.testing.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.anyio
+
+
+async def answering(replica: Replica, job_id: str) -> None:
+    """Wait until the replica's store answers again (it may still be starting up)."""
+    with anyio.fail_after(DEADLINE_S):
+        while True:
+            result = await replica.client.call_tool("get_workflow_status", {"jobId": job_id})
+            if not result.is_error:
+                return
+            code = json.loads(result.content[0].text)["errorCode"]
+            assert code == "JOB_STORE_UNAVAILABLE", result.content
+            await anyio.sleep(0.05)
 
 
 @pytest.fixture
@@ -48,9 +61,11 @@ async def test_replicas_reconnect_after_a_database_restart_and_lose_no_job(
             cluster.release("flying")
             refused = await a.client.call_tool("start_replica", {"name": "refused"})
             assert refused.is_error
-            assert refused.structured_content is None or "jobId" not in refused.structured_content
+            assert json.loads(refused.content[0].text)["errorCode"] == "JOB_STORE_UNAVAILABLE"
             down.set()
         assert down.is_set()
+        await answering(a, waiting)
+        await answering(b, waiting)
 
         # Back up: the waiting job is resumed through the other replica, the flying one
         # finishes its work (again: its result was never journaled) and waits too.

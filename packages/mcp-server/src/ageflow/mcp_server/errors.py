@@ -19,6 +19,7 @@ from ageflow.server.errors import (
     InvalidRunStateError,
     RunDeadlineExceededError,
     RunNotFoundError,
+    RunStoreError,
     TurnsExceededError,
 )
 
@@ -46,6 +47,9 @@ class ErrorCode(StrEnum):
     INVALID_RUN_STATE = "INVALID_RUN_STATE"
     ASYNC_MODE_DISABLED = "ASYNC_MODE_DISABLED"
     RESERVED_TOOL_NAME = "RESERVED_TOOL_NAME"
+    # Ours: the job store did not answer (a database restart, a lost connection). Nothing
+    # was changed; the same call can be tried again.
+    JOB_STORE_UNAVAILABLE = "JOB_STORE_UNAVAILABLE"
 
 
 class McpServerError(Exception):
@@ -80,6 +84,8 @@ def _code_of(exc: BaseException) -> tuple[ErrorCode, dict[str, Any] | None]:
         return ErrorCode.INVALID_RUN_STATE, {"runId": exc.run_id, "state": exc.state}
     if isinstance(exc, CheckpointTimeoutError):
         return ErrorCode.HITL_CANCELLED, {"taskName": exc.task_name}
+    if isinstance(exc, RunStoreError):
+        return ErrorCode.JOB_STORE_UNAVAILABLE, None
     # The original never enforced turns or a run deadline (D25); our runner does, so its
     # errors get the codes the original's table reserved for them.
     if isinstance(exc, TurnsExceededError):

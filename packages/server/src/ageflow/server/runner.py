@@ -243,8 +243,14 @@ class WorkflowRunner:
 
     def _adopt(self, record: RunRecord) -> LiveRun:
         live = LiveRun(record, self.store, self.owner_id)
+        live.on_ownership_lost = self._forget
         self._live[record.run_id] = live
         return live
+
+    def _forget(self, live: LiveRun) -> None:
+        """Another process owns the run now: answer for it from the store, not memory."""
+        if self._live.get(live.run_id) is live:
+            del self._live[live.run_id]
 
     # --- executing ------------------------------------------------------------------------
 
@@ -570,7 +576,9 @@ class WorkflowRunner:
             self.owner_id, running, now_ms() + self.config.lease_ms
         )
         for run_id in set(running) - held:
-            self._live[run_id].detach(RunOwnershipLostError(run_id))
+            lost = self._live[run_id]
+            lost.detach(RunOwnershipLostError(run_id))
+            self._forget(lost)
 
     async def _ownership_loop(self) -> None:
         while True:
