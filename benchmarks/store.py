@@ -6,6 +6,9 @@ Per-step figures are microseconds per task of a whole run (executor included), b
 
 1. a chain of N no-op function tasks, each step committed before the next starts;
 2. N independent no-op tasks (steps finishing together share commits: group commit);
+   Also on PostgresRunStore, on a PostgreSQL server this script starts on 127.0.0.1 (the
+   test kit's server: fsync off, so like SQLite's WAL + synchronous=NORMAL no commit waits
+   for the disk; every statement is a network round trip to another process);
 3. LangGraph: the same chain of increment nodes with ``AsyncSqliteSaver``;
 4. the floor: one aiosqlite autocommit INSERT per step, same pragmas as the store, and
    the part of it that is only the round trip to the database thread (``SELECT 1``);
@@ -43,7 +46,9 @@ from ageflow.server import (
     create_runner,
     tune_gc_for_serving,
 )
+from ageflow.server_postgres import PostgresRunStore
 from ageflow.server_sqlite import SqliteRunStore, queries
+from ageflow.testing.postgres_server import PostgresServer
 
 TARGETS = {"chain": 200.0, "independent": 80.0}  # us per step, durable on SQLite
 
@@ -303,6 +308,18 @@ async def main(repeat: int, n: int) -> None:
                     per_run = f"{commits:.0f}" if is_sqlite else ""
                     rows.append((shape, label, elapsed, target, per_run))
             await memory_store.close()
+        # PostgreSQL: a server of its own, started off the event loop (initdb takes seconds).
+        postgres = PostgresServer()
+        await anyio.to_thread.run_sync(postgres.start)
+        try:
+            async with PostgresRunStore(postgres.dsn, schema="bench") as pg_store:
+                for shape in ("chain", "independent"):
+                    elapsed = await best_of(repeat, lambda s=shape: time_durable(pg_store, s, n))
+                    rows.append(
+                        (shape, "PostgresRunStore (local server, asyncpg)", elapsed, "", "")
+                    )
+        finally:
+            await anyio.to_thread.run_sync(postgres.stop)
         lg_variants = (
             ("LangGraph AsyncSqliteSaver, durability=sync, its pragmas", "sync", False),
             ("LangGraph AsyncSqliteSaver, durability=sync, synchronous=NORMAL", "sync", True),
