@@ -3,7 +3,9 @@
 One lifecycle = ``start_<wf>``, ``get_workflow_status`` until ``done``, then
 ``get_workflow_result``, all through the MCP SDK's stdio client against a server process.
 The workflow has one instant sync function task. ageflow runs with its durable SQLite job
-store (the default) and with the in-memory store; the floor is the SDK's low-level
+store (the default), with the in-memory store, and on PostgreSQL (a server this script
+starts on 127.0.0.1) with one server process and with two sharing the job store, each job
+started on one and polled and fetched through the other; the floor is the SDK's low-level
 ``Server`` with three dict-backed tools of the same names and shapes, no ageflow at all.
 
 Measured: the time of one lifecycle run sequentially (median and p95 over ``--jobs`` jobs
@@ -13,7 +15,8 @@ varies less with the machine's load than the wall times). Each server gets a fre
 per round; each figure is the best of ``--rounds`` rounds.
 
 Run: hatch run python benchmarks/mcp_jobs.py
-     (--jobs 200, --rounds 3, --servers floor,ageflow-sqlite: which servers to measure)
+     (--jobs 200, --rounds 3, --servers floor,ageflow-sqlite: which servers to measure;
+     ageflow-postgres needs `pip install 'ageflow-mcp-server[postgres]'`)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +43,11 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from pydantic import BaseModel
 
+from ageflow.testing.postgres_server import PostgresServer
+
 WORKFLOW = "echo"
-SERVERS = ("floor", "ageflow-memory", "ageflow-sqlite")
+SERVERS = ("floor", "ageflow-memory", "ageflow-sqlite", "ageflow-postgres", "ageflow-postgres-x2")
+POSTGRES = ("ageflow-postgres", "ageflow-postgres-x2")
 TARGET_RATIO = 1.3
 POLL_PAUSE_S = 0.001  # between status polls of a job that is not done yet
 
@@ -168,9 +175,11 @@ async def serve_floor() -> None:
 # -- the client (this process) ----------------------------------------------------------
 
 
-async def lifecycle(client: Any, text: str) -> int:
-    """One job from start to result; returns how many status polls it took."""
+async def lifecycle(client: Any, text: str, observer: Any = None) -> int:
+    """One job from start to result; returns how many status polls it took. With an
+    ``observer``, the job is polled and fetched there (another server process)."""
     started = await client.call_tool(f"start_{WORKFLOW}", {"text": text})
+    client = client if observer is None else observer
     assert not started.is_error, started.structured_content
     job = {"jobId": started.structured_content["jobId"]}
     polls = 0
@@ -193,6 +202,7 @@ class Measured(BaseModel):
     polls_per_job: float
     cpu_ms: float
     concurrent_s: float
+    jobs_per_s: float
 
 
 async def server_cpu(client: Any) -> float:
@@ -205,31 +215,58 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def server_command(kind: str, directory: Path, jobs: int) -> list[str]:
+def server_command(kind: str, job_db: str | None, jobs: int) -> list[str]:
     command = [sys.executable, __file__, "--serve", kind, "--jobs", str(jobs)]
-    if kind == "ageflow-sqlite":
-        command += ["--job-db", str(directory / f"jobs-{uuid.uuid4().hex}.sqlite")]
+    if job_db is not None:
+        command += ["--job-db", job_db]
     return command
 
 
-async def measure(kind: str, directory: Path, jobs: int, warmup: int) -> Measured:
-    command = server_command(kind, directory, jobs)
+def job_db_of(kind: str, directory: Path, postgres_dsn: str | None) -> str | None:
+    if kind == "ageflow-sqlite":
+        return str(directory / f"jobs-{uuid.uuid4().hex}.sqlite")
+    if kind in POSTGRES:
+        assert postgres_dsn is not None
+        return f"{postgres_dsn}?schema=bench_{uuid.uuid4().hex[:12]}"
+    return None
+
+
+async def measure(
+    kind: str, directory: Path, jobs: int, warmup: int, postgres_dsn: str | None = None
+) -> Measured:
+    job_db = job_db_of(kind, directory, postgres_dsn)
+    command = server_command(kind, job_db, jobs)
     params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
-    async with Client(params, mode="legacy") as client:
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(Client(params, mode="legacy"))
+        # Two processes on one store: jobs start on the first, are polled on the second.
+        observer = (
+            await stack.enter_async_context(Client(params, mode="legacy"))
+            if kind == "ageflow-postgres-x2"
+            else None
+        )
         await client.list_tools()
         for i in range(warmup):
-            await lifecycle(client, f"warm {i}")
+            await lifecycle(client, f"warm {i}", observer)
         times: list[float] = []
         polls = 0
         cpu_before = await server_cpu(client)
+        if observer is not None:
+            cpu_before += await server_cpu(observer)
         for i in range(jobs):
             began = time.perf_counter()
-            polls += await lifecycle(client, f"seq {i}")
+            polls += await lifecycle(client, f"seq {i}", observer)
             times.append(time.perf_counter() - began)
         cpu = await server_cpu(client) - cpu_before
+        if observer is not None:
+            cpu += await server_cpu(observer)
 
         async def one(i: int) -> None:
-            await lifecycle(client, f"par {i}")
+            # Two processes: half the jobs start on each, each polled on the other.
+            if observer is not None and i % 2:
+                await lifecycle(observer, f"par {i}", client)
+            else:
+                await lifecycle(client, f"par {i}", observer)
 
         began = time.perf_counter()
         async with anyio.create_task_group() as group:
@@ -243,6 +280,7 @@ async def measure(kind: str, directory: Path, jobs: int, warmup: int) -> Measure
         polls_per_job=polls / jobs,
         cpu_ms=cpu / jobs * 1e3,
         concurrent_s=concurrent,
+        jobs_per_s=jobs / concurrent,
     )
 
 
@@ -254,15 +292,16 @@ def print_table(rows: list[Measured], jobs: int, warmup: int, rounds: int) -> No
     )
     print(
         "| server | sequential median ms | x floor | p95 ms | x floor | status polls/job "
-        f"| server CPU ms/job | x floor | {jobs} concurrent, wall s | x floor |"
+        f"| server CPU ms/job | x floor | {jobs} concurrent, wall s | x floor | jobs/s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row.server} | {row.median_ms:.2f} | {row.median_ms / floor.median_ms:.2f} "
             f"| {row.p95_ms:.2f} | {row.p95_ms / floor.p95_ms:.2f} | {row.polls_per_job:.2f} "
             f"| {row.cpu_ms:.2f} | {row.cpu_ms / floor.cpu_ms:.2f} "
-            f"| {row.concurrent_s:.2f} | {row.concurrent_s / floor.concurrent_s:.2f} |"
+            f"| {row.concurrent_s:.2f} | {row.concurrent_s / floor.concurrent_s:.2f} "
+            f"| {row.jobs_per_s:.0f} |"
         )
     print(f"\nTarget: sequential median <= {TARGET_RATIO}x floor.")
 
@@ -276,16 +315,26 @@ def best(rows: list[Measured]) -> Measured:
         polls_per_job=min(row.polls_per_job for row in rows),
         cpu_ms=min(row.cpu_ms for row in rows),
         concurrent_s=min(row.concurrent_s for row in rows),
+        jobs_per_s=max(row.jobs_per_s for row in rows),
     )
 
 
 async def main(jobs: int, warmup: int, rounds: int, servers: tuple[str, ...] = SERVERS) -> None:
     measured: dict[str, list[Measured]] = {kind: [] for kind in servers}
-    with tempfile.TemporaryDirectory(prefix="ageflow-mcp-bench-") as tmp:
-        # Rounds interleave the servers, so a slow spell of the machine hits them all.
-        for _ in range(rounds):
-            for kind in servers:
-                measured[kind].append(await measure(kind, Path(tmp), jobs, warmup))
+    postgres: PostgresServer | None = None
+    if any(kind in POSTGRES for kind in servers):
+        postgres = PostgresServer()
+        await anyio.to_thread.run_sync(postgres.start)  # initdb takes seconds: off the loop
+    try:
+        with tempfile.TemporaryDirectory(prefix="ageflow-mcp-bench-") as tmp:
+            # Rounds interleave the servers, so a slow spell of the machine hits them all.
+            for _ in range(rounds):
+                for kind in servers:
+                    dsn = None if postgres is None else postgres.dsn
+                    measured[kind].append(await measure(kind, Path(tmp), jobs, warmup, dsn))
+    finally:
+        if postgres is not None:
+            await anyio.to_thread.run_sync(postgres.stop)
     print_table([best(measured[kind]) for kind in servers], jobs, warmup, rounds)
 
 
@@ -294,7 +343,7 @@ def serve(kind: str, job_db: str | None, jobs: int) -> None:
     if kind == "floor":
         run = serve_floor
     else:
-        db = job_db if kind == "ageflow-sqlite" else None
+        db = job_db if kind == "ageflow-sqlite" or kind in POSTGRES else None
 
         async def run() -> None:
             await serve_ageflow(db, jobs)

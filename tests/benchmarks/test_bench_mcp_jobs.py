@@ -21,4 +21,12 @@ def test_mcp_jobs_benchmark_prints_its_table() -> None:
     lines = completed.stdout.splitlines()
     assert any(line.startswith("| server | sequential median ms |") for line in lines)
     rows = [line.split("|")[1].strip() for line in lines if line.startswith("| ")]
-    assert rows[1:] == ["floor", "ageflow-memory", "ageflow-sqlite"]
+    assert rows[1:] == [
+        "floor",
+        "ageflow-memory",
+        "ageflow-sqlite",
+        "ageflow-postgres",
+        "ageflow-postgres-x2",
+    ]
+    jobs_per_s = [float(line.split("|")[-2]) for line in lines if line.startswith("| ")][1:]
+    assert all(rate > 0 for rate in jobs_per_s)
