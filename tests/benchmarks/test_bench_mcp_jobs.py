@@ -28,5 +28,6 @@ def test_mcp_jobs_benchmark_prints_its_table() -> None:
         "ageflow-postgres",
         "ageflow-postgres-x2",
     ]
-    jobs_per_s = [float(line.split("|")[-2]) for line in lines if line.startswith("| ")][1:]
+    data = [line for line in lines if line.startswith("| ")][1:]
+    jobs_per_s = [float(line.split("|")[-2]) for line in data]
     assert all(rate > 0 for rate in jobs_per_s)
