@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import anyio
 from typer.testing import CliRunner
@@ -41,3 +45,28 @@ def test_jobs_list_and_prune_read_the_schema_the_url_names(postgres: PostgresSer
     assert refused.exit_code == 1
     assert "s3cret" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_mcp_serve_refuses_a_postgres_store_it_cannot_open_in_one_line(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    workflow = Path(__file__).with_name("replica_workflow.py")
+    env = {
+        **os.environ,
+        "REPLICA_MARKERS": str(tmp_path),
+        "REPLICA_PID_FILE": str(tmp_path / "pid"),
+    }
+    for url, expected in (
+        ("postgresql://app:s3cret@127.0.0.1:1/jobs", "cannot open the PostgreSQL run store"),
+        (f"{postgres.dsn}?schema=", "invalid schema"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "ageflow.cli", "mcp", "serve", str(workflow), "--async",
+             "--job-db", url],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], done.stderr
+        assert "s3cret" not in done.stderr and "Traceback" not in done.stderr

@@ -42,7 +42,10 @@ def postgres_store(url: str) -> PostgresRunStore:
     schemas = [value for key, value in query if key == "schema"]
     rest = [(key, value) for key, value in query if key != "schema"]
     dsn = urlunsplit(parts._replace(query=urlencode(rest)))
-    return PostgresRunStore(dsn, schema=schemas[-1] if schemas else "ageflow")
+    schema = schemas[-1] if schemas else "ageflow"
+    if not schema or "\0" in schema:
+        raise RunStoreError(f"the job store URL names an invalid schema: {schema!r}")
+    return PostgresRunStore(dsn, schema=schema)
 
 
 @asynccontextmanager
