@@ -6,6 +6,10 @@
 // Reads one JSON request per stdin line and prints one JSON answer per stdout line:
 //   {"method": "tools/list"}                          -> {"ok": true, "result": {...}}
 //   {"method": "tools/call", "name": n, "arguments": a} -> {"ok": true, "result": {...}}
+//   {"method": "tasks/call", "name": n, "arguments": a} -> every message of the SDK's
+//        experimental callToolStream (taskCreated, taskStatus..., then result or error)
+//   {"method": "tasks/start", "name": n, "arguments": a} -> the CreateTaskResult alone
+//   {"method": "tasks/get" | "tasks/result" | "tasks/cancel", "taskId": t}, {"method": "tasks/list"}
 //   a request the SDK rejects                           -> {"ok": false, "error": {code, message}}
 // The client is the SDK's own Client: it validates structured content against each tool's
 // outputSchema, as every host built on it does, so a result that breaks the schema shows up
@@ -14,6 +18,7 @@ import { createInterface } from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CallToolResultSchema, CreateTaskResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const [kind, target, ...rest] = process.argv.slice(2);
 const transport =
@@ -46,6 +51,38 @@ async function handle(request) {
       return await client.setLoggingLevel(request.level);
     case "ping":
       return await client.ping();
+    case "tasks/call": {
+      const messages = [];
+      const stream = client.experimental.tasks.callToolStream(
+        { name: request.name, arguments: request.arguments ?? {} },
+        undefined,
+        { task: { ttl: 60000 } },
+      );
+      for await (const message of stream) {
+        messages.push(
+          message.type === "error"
+            ? { type: "error", error: { code: message.error.code ?? null, message: String(message.error.message) } }
+            : message,
+        );
+      }
+      return { messages };
+    }
+    case "tasks/start":
+      return await client.request(
+        {
+          method: "tools/call",
+          params: { name: request.name, arguments: request.arguments ?? {}, task: { ttl: 60000 } },
+        },
+        CreateTaskResultSchema,
+      );
+    case "tasks/get":
+      return await client.experimental.tasks.getTask(request.taskId);
+    case "tasks/result":
+      return await client.experimental.tasks.getTaskResult(request.taskId, CallToolResultSchema);
+    case "tasks/list":
+      return await client.experimental.tasks.listTasks();
+    case "tasks/cancel":
+      return await client.experimental.tasks.cancelTask(request.taskId);
     case "notifications":
       return { notifications: notifications.splice(0) };
     default:

@@ -57,7 +57,6 @@ from ageflow.mcp_server.server import (
     ToolCallRequest,
     ToolResult,
     create_mcp_server,
-    to_call_tool_result,
 )
 from ageflow.mcp_server.stdio import serve_stdio
 from ageflow.mcp_server.tool_definition import (
@@ -71,6 +70,7 @@ from ageflow.mcp_server.tool_definition import (
     tool_schema,
     validate_tool_input,
 )
+from ageflow.mcp_server.tool_result import to_call_tool_result
 
 __all__ = [
     "ABSENT",

@@ -223,6 +223,14 @@ class JobService:
     def handles(self, name: str) -> bool:
         return name in self._tool_names
 
+    def active_runner(self) -> WorkflowRunner:
+        """The job runner while the server runs (``SERVER_SHUTDOWN`` otherwise)."""
+        return self._runner()
+
+    async def record(self, job_id: str) -> RunRecord:
+        """A job's record (``JOB_NOT_FOUND`` for an unknown id or another's workflow)."""
+        return await self._record(job_id)
+
     def _runner(self) -> WorkflowRunner:
         if self.runner is None:
             raise McpServerError(

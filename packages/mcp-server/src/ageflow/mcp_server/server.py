@@ -61,12 +61,14 @@ from ageflow.mcp_server.logging_bridge import (
     SessionLogLevels,
 )
 from ageflow.mcp_server.sse_polling import closing_stream_periodically
+from ageflow.mcp_server.tasks import TaskServer, TaskService, serve_tasks
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
     tool_output,
     validate_tool_input,
 )
+from ageflow.mcp_server.tool_result import to_call_tool_result
 from ageflow.server import InMemoryRunStore, RunPolicy, RunStore, WorkflowRunner, create_runner
 
 HitlStrategy = Literal["elicit", "auto", "fail"]
@@ -202,6 +204,7 @@ class McpServer:
         job_lease_ms: int = DEFAULT_JOB_LEASE_MS,
         job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
         log_level: LogLevel = DEFAULT_LOG_LEVEL,
+        tasks: bool = True,
     ) -> None:
         self.name = name
         self.log_levels = SessionLogLevels(log_level)
@@ -239,6 +242,10 @@ class McpServer:
             )
             if async_mode
             else None
+        )
+        # MCP Tasks ride on the job store: only in async mode.
+        self.task_service = (
+            TaskService(self.jobs, job_ttl_ms) if self.jobs is not None and tasks else None
         )
         self.server: Server[Any] = self._build_sdk_server()
 
@@ -325,12 +332,17 @@ class McpServer:
         listed: list[ToolDefinition | JobTool] = list(self.tools.values())
         if self.jobs is not None:
             listed.extend(self.jobs.tools())
+        # With tasks, each workflow tool may also be called as a task (2025-11-25 form).
+        as_task = types.ToolExecution(task_support="optional")
         return [
             types.Tool(
                 name=tool.name,
                 description=tool.description,
                 input_schema=tool.input_schema,
                 output_schema=tool.output_schema,
+                execution=as_task
+                if self.task_service is not None and tool.name in self.tools
+                else None,
             )
             for tool in listed
         ]
@@ -504,6 +516,8 @@ class McpServer:
         ) -> types.ListToolsResult:
             return types.ListToolsResult(tools=self.list_tools())
 
+        tasks = self.task_service
+
         async def call_tool(
             ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
         ) -> types.CallToolResult:
@@ -517,13 +531,17 @@ class McpServer:
             # The SDK marks logging deprecated for the 2026-07-28 protocol only; clients on
             # the handshake protocols still use logging/setLevel.
             warnings.simplefilter("ignore", MCPDeprecationWarning)
-            return Server(
+            server_type = Server if tasks is None else TaskServer
+            server = server_type(
                 self.name,
                 version=self.version,
                 on_list_tools=list_tools,
                 on_call_tool=call_tool,
                 on_set_logging_level=self.log_levels.set_level_handler,
             )
+        if tasks is not None:
+            serve_tasks(server, tasks, set(self.tools))
+        return server
 
 
 def _elicitation_unsupported(task: str) -> McpServerError:
@@ -559,21 +577,6 @@ def _wrap(layer: Middleware, inner: CallNext) -> CallNext:
         return await layer(request, inner)
 
     return call
-
-
-def to_call_tool_result(result: Mapping[str, Any]) -> types.CallToolResult:
-    """A tool result dict as the SDK's result type."""
-    content = [
-        types.TextContent(text=str(item.get("text", "")))
-        for item in result.get("content", [])
-        if item.get("type") == "text"
-    ]
-    return types.CallToolResult(
-        content=content,
-        structured_content=result.get("structuredContent"),
-        is_error=bool(result.get("isError", False)),
-        meta=result.get("_meta"),
-    )
 
 
 class _SdkConnection:
@@ -629,6 +632,7 @@ def create_mcp_server(
     job_lease_ms: int = DEFAULT_JOB_LEASE_MS,
     job_checkpoint_ttl_ms: int = DEFAULT_JOB_CHECKPOINT_TTL_MS,
     log_level: LogLevel = DEFAULT_LOG_LEVEL,
+    tasks: bool = True,
 ) -> McpServer:
     """An MCP server offering each workflow as a tool.
 
@@ -639,6 +643,8 @@ def create_mcp_server(
     server.running()``, which owns the job runner on ``job_store`` (else a SQLite file at
     ``job_db_path``, default ``.ageflow/jobs.sqlite``; ``":memory:"`` for memory).
     ``log_level`` is the default level of the run's log messages (``logging_bridge``).
+    With ``async_mode``, ``tasks`` (default on) also serves MCP Tasks: a ``tools/call``
+    with ``task`` params starts the workflow as a job and answers with a task handle.
     Raises ValueError for no workflow, duplicate names or concurrency limits naming an
     unknown workflow; McpServerError for a workflow that cannot be a tool.
     """
@@ -680,4 +686,5 @@ def create_mcp_server(
         job_lease_ms=job_lease_ms,
         job_checkpoint_ttl_ms=job_checkpoint_ttl_ms,
         log_level=log_level,
+        tasks=tasks,
     )
