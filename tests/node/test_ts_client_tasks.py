@@ -102,3 +102,15 @@ async def test_ts_client_streams_a_task_to_its_result(transport: str, tmp_path: 
         assert messages[-1]["result"]["structuredContent"] == {"greeting": "HELLO, DI!"}
         task_id = messages[0]["task"]["taskId"]
         assert (await ok(client, "tasks/get", taskId=task_id))["status"] == "completed"
+
+
+async def test_no_tasks_serves_exactly_the_job_tools(tmp_path: Path) -> None:
+    workflow = copy_workflow(tmp_path, "node_review_workflow.py")
+    args = ("--async", "--job-db", str(tmp_path / "jobs.sqlite"), "--no-tasks")
+    async with ts_client("stdio", *serve_command(workflow, *args)) as client:
+        init = await ok(client, "initialize")
+        assert "tasks" not in init["capabilities"]
+        listed = await ok(client, "tools/list")
+        assert all("execution" not in tool for tool in listed["tools"]), listed
+        unknown = await client.request("tasks/get", taskId="anything")
+        assert not unknown["ok"] and unknown["error"]["code"] == -32601  # method not found

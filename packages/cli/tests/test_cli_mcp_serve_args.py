@@ -262,12 +262,20 @@ def test_number_rules_are_checked_before_the_async_requirement() -> None:
         (("--job-ttl", "1000"), "--job-ttl"),
         (("--checkpoint-ttl", "1000"), "--checkpoint-ttl"),
         (("--job-db", "x.sqlite"), "--job-db"),
+        (("--lease", "1000"), "--lease"),
+        (("--no-tasks",), "--no-tasks"),
         (("--max-concurrent-jobs", "2"), "--max-concurrent-jobs"),
         (("--max-concurrent-jobs-per-workflow", "2"), "--max-concurrent-jobs-per-workflow"),
     ],
 )
 def test_async_only_flags_require_async(tokens: tuple[str, ...], flag: str) -> None:
     assert usage_error("wf.py", *tokens) == f"{flag} requires --async"
+
+
+def test_tasks_are_on_with_async_unless_no_tasks() -> None:
+    assert parse("wf.py", "--async").tasks is True
+    assert parse("wf.py", "--async", "--no-tasks").tasks is False
+    assert parse("wf.py", "--async", "--lease", "1500").job_lease_ms == 1500
 
 
 # -- HTTP -------------------------------------------------------------------------------------

@@ -36,12 +36,8 @@ async def get_task(client: Any, task_id: str) -> types.GetTaskResult:
 
 
 async def task_result(client: Any, task_id: str) -> types.CallToolResult:
-    request = types.GetTaskPayloadRequest(
-        params=types.GetTaskPayloadRequestParams(task_id=task_id)
-    )
-    result: types.CallToolResult = await client.session.send_request(
-        request, types.CallToolResult
-    )
+    request = types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id))
+    result: types.CallToolResult = await client.session.send_request(request, types.CallToolResult)
     return result
 
 

@@ -53,7 +53,8 @@ Limits and checkpoints:
 
 \b
 Async jobs (start_<workflow> and the job tools, kept in a job store):
-  --async                     enable durable jobs
+  --async                     enable durable jobs, and MCP Tasks on them
+  --no-tasks                  with --async: the job tools only, no MCP Tasks
   --job-db PATH|URL           job file (default .ageflow/jobs.sqlite; :memory: = memory),
                               or postgresql://... for a store several servers share
   --job-ttl MS                keep finished jobs this long

@@ -68,6 +68,7 @@ class McpServeArgs:
     log_file: str | NotGiven = NOT_GIVEN
     log_level: LogLevel | NotGiven = NOT_GIVEN
     async_mode: bool = False
+    tasks: bool = True
     job_ttl_ms: int | NotGiven = NOT_GIVEN
     job_checkpoint_ttl_ms: int | NotGiven = NOT_GIVEN
     job_lease_ms: int | NotGiven = NOT_GIVEN
@@ -337,6 +338,7 @@ _SWITCHES: Final[dict[str, tuple[str, object]]] = {
     "--no-max-duration": ("max_duration_sec", None),
     "--no-max-turns": ("max_turns", None),
     "--async": ("async_mode", True),
+    "--no-tasks": ("tasks", False),
     "--http": ("http", True),
     "--trust-proxy": ("trust_proxy", True),
 }
@@ -428,6 +430,8 @@ def _check_combinations(args: McpServeArgs) -> None:
         for flag, name in ASYNC_ONLY:
             if args.given(name):
                 raise UsageError(f"{flag} requires --async")
+        if not args.tasks:  # a switch that clears a default, so not in ASYNC_ONLY
+            raise UsageError("--no-tasks requires --async")
     if not args.http:
         for flag, name in HTTP_ONLY:
             if args.given(name):

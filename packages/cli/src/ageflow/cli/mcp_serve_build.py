@@ -86,6 +86,7 @@ def build_server(args: McpServeArgs, workflow: WorkflowDef) -> McpServer:
             ),
             job_lease_ms=given_or(args.job_lease_ms, DEFAULT_JOB_LEASE_MS),
             log_level=given_or(args.log_level, DEFAULT_LOG_LEVEL),
+            tasks=args.tasks,
         )
     except (McpServerError, ValueError) as exc:
         raise CliError(one_line(str(exc))) from exc
