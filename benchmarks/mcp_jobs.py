@@ -5,7 +5,9 @@ One lifecycle = ``start_<wf>``, ``get_workflow_status`` until ``done``, then
 The workflow has one instant sync function task. ageflow runs with its durable SQLite job
 store (the default), with the in-memory store, and on PostgreSQL (a server this script
 starts on 127.0.0.1) with one server process and with two sharing the job store, each job
-started on one and polled and fetched through the other; the floor is the SDK's low-level
+started on one and polled and fetched through the other; and on SQLite again as MCP Tasks
+(**ageflow-sqlite-tasks**: a task-augmented ``tools/call``, ``tasks/get`` until
+``completed``, then ``tasks/result``, the same three round trips); the floor is the SDK's low-level
 ``Server`` with three dict-backed tools of the same names and shapes, no ageflow at all.
 
 Measured: the time of one lifecycle run sequentially (median and p95 over ``--jobs`` jobs
@@ -46,7 +48,14 @@ from pydantic import BaseModel
 from ageflow.testing.postgres_server import PostgresServer
 
 WORKFLOW = "echo"
-SERVERS = ("floor", "ageflow-memory", "ageflow-sqlite", "ageflow-postgres", "ageflow-postgres-x2")
+SERVERS = (
+    "floor",
+    "ageflow-memory",
+    "ageflow-sqlite",
+    "ageflow-sqlite-tasks",
+    "ageflow-postgres",
+    "ageflow-postgres-x2",
+)
 POSTGRES = ("ageflow-postgres", "ageflow-postgres-x2")
 TARGET_RATIO = 1.3
 POLL_PAUSE_S = 0.001  # between status polls of a job that is not done yet
@@ -175,7 +184,7 @@ async def serve_floor() -> None:
 # -- the client (this process) ----------------------------------------------------------
 
 
-async def lifecycle(client: Any, text: str, observer: Any = None) -> int:
+async def job_lifecycle(client: Any, text: str, observer: Any = None) -> int:
     """One job from start to result; returns how many status polls it took. With an
     ``observer``, the job is polled and fetched there (another server process)."""
     started = await client.call_tool(f"start_{WORKFLOW}", {"text": text})
@@ -192,6 +201,27 @@ async def lifecycle(client: Any, text: str, observer: Any = None) -> int:
         await anyio.sleep(POLL_PAUSE_S)
     result = await client.call_tool("get_workflow_result", job)
     assert result.structured_content["output"] == {"text": text}, result.structured_content
+    return polls
+
+
+async def task_lifecycle(client: Any, text: str, observer: Any = None) -> int:
+    """One MCP task from creation to result; returns how many ``tasks/get`` polls it took."""
+    # The SDK's Python client checks a tools/call answer against CallToolResult, so the
+    # task-augmented call goes down its session's JSON-RPC dispatcher.
+    dispatcher = client.session._dispatcher
+    params = {"name": WORKFLOW, "arguments": {"text": text}, "task": {"ttl": 60_000}}
+    created = await dispatcher.send_raw_request("tools/call", params, {})
+    task = {"taskId": created["task"]["taskId"]}
+    polls = 0
+    while True:
+        polls += 1
+        status = await dispatcher.send_raw_request("tasks/get", task, {})
+        if status["status"] == "completed":
+            break
+        assert status["status"] == "working", status
+        await anyio.sleep(POLL_PAUSE_S)
+    result = await dispatcher.send_raw_request("tasks/result", task, {})
+    assert result["structuredContent"] == {"text": text}, result
     return polls
 
 
@@ -223,7 +253,7 @@ def server_command(kind: str, job_db: str | None, jobs: int) -> list[str]:
 
 
 def job_db_of(kind: str, directory: Path, postgres_dsn: str | None) -> str | None:
-    if kind == "ageflow-sqlite":
+    if kind in ("ageflow-sqlite", "ageflow-sqlite-tasks"):
         return str(directory / f"jobs-{uuid.uuid4().hex}.sqlite")
     if kind in POSTGRES:
         assert postgres_dsn is not None
@@ -246,6 +276,7 @@ async def measure(
             else None
         )
         await client.list_tools()
+        lifecycle = task_lifecycle if kind == "ageflow-sqlite-tasks" else job_lifecycle
         for i in range(warmup):
             await lifecycle(client, f"warm {i}", observer)
         times: list[float] = []
@@ -343,7 +374,7 @@ def serve(kind: str, job_db: str | None, jobs: int) -> None:
     if kind == "floor":
         run = serve_floor
     else:
-        db = job_db if kind == "ageflow-sqlite" or kind in POSTGRES else None
+        db = job_db if kind in ("ageflow-sqlite", "ageflow-sqlite-tasks", *POSTGRES) else None
 
         async def run() -> None:
             await serve_ageflow(db, jobs)

@@ -25,6 +25,7 @@ def test_mcp_jobs_benchmark_prints_its_table() -> None:
         "floor",
         "ageflow-memory",
         "ageflow-sqlite",
+        "ageflow-sqlite-tasks",
         "ageflow-postgres",
         "ageflow-postgres-x2",
     ]

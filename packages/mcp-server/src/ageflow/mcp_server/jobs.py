@@ -227,9 +227,10 @@ class JobService:
         """The job runner while the server runs (``SERVER_SHUTDOWN`` otherwise)."""
         return self._runner()
 
-    async def record(self, job_id: str) -> RunRecord:
-        """A job's record (``JOB_NOT_FOUND`` for an unknown id or another's workflow)."""
-        return await self._record(job_id)
+    async def record(self, job_id: str, *, settle: bool = False) -> RunRecord:
+        """A job's record (``JOB_NOT_FOUND`` for an unknown id or another's workflow);
+        with ``settle``, after the short long-poll a status call makes."""
+        return await (self._settled_record(job_id) if settle else self._record(job_id))
 
     def _runner(self) -> WorkflowRunner:
         if self.runner is None:

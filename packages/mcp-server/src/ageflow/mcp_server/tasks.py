@@ -88,7 +88,8 @@ class TaskService:
         return types.CreateTaskResult(task=self.task_of(record))
 
     async def get(self, task_id: str) -> types.GetTaskResult:
-        task = self.task_of(await self._record(task_id))
+        # The status tool's short long-poll: a poll landing as the task ends sees the end.
+        task = self.task_of(await self._record(task_id, settle=True))
         return types.GetTaskResult(**task.model_dump())
 
     async def cancel(self, task_id: str) -> types.CancelTaskResult:
@@ -129,9 +130,9 @@ class TaskService:
             "_meta": meta,
         }
 
-    async def _record(self, task_id: str) -> RunRecord:
+    async def _record(self, task_id: str, *, settle: bool = False) -> RunRecord:
         try:
-            return await self.jobs.record(task_id)
+            return await self.jobs.record(task_id, settle=settle)
         except McpServerError as exc:
             if exc.code is ErrorCode.JOB_NOT_FOUND:
                 raise _unknown(task_id) from exc
