@@ -24,6 +24,7 @@ RUNNABLE_PAGES = [
     "server.md",
     "durability.md",
     "runners.md",
+    "mcp.md",
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SKIP_MARK = "<!-- docs-test: skip"
