@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
-from node_clients import TsClient, copy_workflow, http_server, serve_command, ts_client
+from node_clients import TsClient, copy_workflow, error_of, http_server, serve_command, ts_client
 from test_ts_client import connected
 
 pytestmark = pytest.mark.anyio
@@ -69,9 +69,25 @@ async def test_ts_client_runs_a_workflow_as_a_durable_task(transport: str, tmp_p
         failed = await ok(client, "tasks/result", taskId=other["taskId"])
         assert failed["isError"] is True
 
+        # A task whose checkpoint is rejected fails, with our typed error as its result.
+        rejected = (await ok(client, "tasks/start", name="review", arguments={"name": "Ed"}))[
+            "task"
+        ]
+        await wait_for_status(client, rejected["taskId"], "input_required")
+        await client.call("resume_workflow", {"jobId": rejected["taskId"], "approved": False})
+        failure = await ok(client, "tasks/result", taskId=rejected["taskId"])
+        assert failure["isError"] is True
+        assert error_of(failure)["errorCode"] == "WORKFLOW_FAILED"
+        gone_wrong = await ok(client, "tasks/get", taskId=rejected["taskId"])
+        assert gone_wrong["status"] == "failed" and gone_wrong["statusMessage"]
+
         listed_tasks = await ok(client, "tasks/list")
         statuses = {t["taskId"]: t["status"] for t in listed_tasks["tasks"]}
-        assert statuses == {task["taskId"]: "completed", other["taskId"]: "cancelled"}
+        assert statuses == {
+            task["taskId"]: "completed",
+            other["taskId"]: "cancelled",
+            rejected["taskId"]: "failed",
+        }
 
         # Unknown ids and bad input are typed JSON-RPC errors; bad arguments a failed call.
         for method in ("tasks/get", "tasks/result", "tasks/cancel"):
