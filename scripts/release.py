@@ -81,6 +81,8 @@ class Package:
     requirement_texts: tuple[str, ...]
     requirements: tuple[Requirement, ...]
     scripts: tuple[str, ...]
+    # How many of ``requirements`` are [project] dependencies (the rest are extras').
+    required_count: int = 0
 
     @property
     def pyproject(self) -> Path:
@@ -158,8 +160,16 @@ class Workspace:
         return [p for layer in self.publish_layers() for p in layer]
 
     def top_most(self) -> list[Package]:
-        """Packages no sibling depends on: installing them installs the whole workspace."""
-        needed = {d for p in self.packages.values() for d in self.dependencies_of(p)}
+        """Packages no sibling requires: installing them installs the whole workspace.
+
+        Only [project] dependencies count: a sibling that is only an extra's (``postgres``
+        of ``ageflow-mcp-server``) is not installed with its dependent, so it is top-most.
+        """
+        needed = {
+            canonicalize_name(requirement.name)
+            for p in self.packages.values()
+            for requirement in p.requirements[: p.required_count]
+        }
         return [p for p in self.ordered_by_name() if p.name not in needed]
 
     def script_provider(self, script: str) -> Package | None:
@@ -210,6 +220,7 @@ def read_package(pyproject: Path) -> Package | None:
     except InvalidVersion as exc:
         raise ReleaseError(f"{pyproject}: invalid version: {exc}") from exc
     requirement_texts = list(project.get("dependencies", []))
+    required_count = len(requirement_texts)
     for extra_requirements in project.get("optional-dependencies", {}).values():
         requirement_texts.extend(extra_requirements)
     requirements = []
@@ -227,6 +238,7 @@ def read_package(pyproject: Path) -> Package | None:
         requirement_texts=tuple(requirement_texts),
         requirements=tuple(requirements),
         scripts=scripts,
+        required_count=required_count,
     )
 
 

@@ -72,6 +72,9 @@ def test_sibling_named_in_an_extra_also_orders_the_publish(release, make_workspa
         "ageflow-store",
         "ageflow-app",
     ]
+    # Installing the app does not install an extra's sibling: the smoke test asks for both.
+    top = [p.display_name for p in release.discover_workspace(root).top_most()]
+    assert top == ["ageflow-app", "ageflow-store"]
 
 
 def test_names_are_matched_after_normalisation(release, make_workspace, pkg):
