@@ -13,7 +13,15 @@ from typing import Any
 
 import anyio
 import pytest
-from node_clients import TsClient, copy_workflow, error_of, http_server, serve_command, ts_client
+from node_clients import (
+    TsClient,
+    copy_workflow,
+    error_of,
+    http_server,
+    node_env,
+    serve_command,
+    ts_client,
+)
 from test_ts_client import connected
 
 pytestmark = pytest.mark.anyio
@@ -130,3 +138,28 @@ async def test_no_tasks_serves_exactly_the_job_tools(tmp_path: Path) -> None:
         assert all("execution" not in tool for tool in listed["tools"]), listed
         unknown = await client.request("tasks/get", taskId="anything")
         assert not unknown["ok"] and unknown["error"]["code"] == -32601  # method not found
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_ts_client_approves_an_input_required_task_through_tasks_result(
+    transport: str, tmp_path: Path
+) -> None:
+    # The client can elicit: tasks/result puts the checkpoint to it, its answer resumes.
+    workflow = copy_workflow(tmp_path, "node_review_workflow.py")
+    args = ("--async", "--job-db", str(tmp_path / "jobs.sqlite"))
+    env = {**node_env(), "TS_CLIENT_ELICIT": "accept"}
+    async with AsyncExitStack() as stack:
+        if transport == "stdio":
+            client = await stack.enter_async_context(
+                ts_client("stdio", *serve_command(workflow, *args), env=env)
+            )
+        else:
+            url = await stack.enter_async_context(http_server(workflow, *args))
+            client = await stack.enter_async_context(ts_client("http", url, env=env))
+        task = (await ok(client, "tasks/start", name="review", arguments={"name": "Flo"}))["task"]
+        await wait_for_status(client, task["taskId"], "input_required")
+        result = await ok(client, "tasks/result", taskId=task["taskId"])
+        assert result["structuredContent"] == {"greeting": "HELLO, FLO!"}
+        asked = (await ok(client, "elicitations"))["elicitations"]
+        assert len(asked) == 1 and "Shout it?" in asked[0]["message"], asked
+        assert asked[0]["requestedSchema"]["properties"]["approved"]["type"] == "boolean"

@@ -18,7 +18,11 @@ import { createInterface } from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CallToolResultSchema, CreateTaskResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolResultSchema,
+  CreateTaskResultSchema,
+  ElicitRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const [kind, target, ...rest] = process.argv.slice(2);
 const transport =
@@ -26,7 +30,20 @@ const transport =
     ? new StdioClientTransport({ command: target, args: rest, env: process.env, stderr: "inherit" })
     : new StreamableHTTPClientTransport(new URL(target));
 
-const client = new Client({ name: "ageflow-tests-ts-client", version: "1.0.0" });
+// TS_CLIENT_ELICIT=accept|decline: the client declares elicitation and answers every
+// elicitation with {approved: true} (accept) or declines it; unset, it cannot elicit.
+const elicit = process.env.TS_CLIENT_ELICIT;
+const client = new Client(
+  { name: "ageflow-tests-ts-client", version: "1.0.0" },
+  elicit ? { capabilities: { elicitation: { form: {} } } } : {},
+);
+const elicitations = [];
+if (elicit) {
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    elicitations.push(request.params);
+    return elicit === "accept" ? { action: "accept", content: { approved: true } } : { action: "decline" };
+  });
+}
 const notifications = [];
 client.fallbackNotificationHandler = async (notification) => {
   notifications.push(notification);
@@ -85,6 +102,8 @@ async function handle(request) {
       return await client.experimental.tasks.cancelTask(request.taskId);
     case "notifications":
       return { notifications: notifications.splice(0) };
+    case "elicitations":
+      return { elicitations: elicitations.splice(0) };
     default:
       throw new Error(`unknown driver method ${request.method}`);
   }

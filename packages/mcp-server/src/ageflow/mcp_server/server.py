@@ -61,7 +61,7 @@ from ageflow.mcp_server.logging_bridge import (
     SessionLogLevels,
 )
 from ageflow.mcp_server.sse_polling import closing_stream_periodically
-from ageflow.mcp_server.tasks import TaskServer, TaskService, serve_tasks
+from ageflow.mcp_server.tasks import Approver, TaskServer, TaskService, serve_tasks
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
@@ -510,6 +510,25 @@ class McpServer:
             return False
         return answer.content is not None and answer.content.get("approved") is True
 
+    def _task_approver(self, ctx: ServerRequestContext[Any]) -> Approver:
+        """A task's checkpoint put to the client that waits on ``tasks/result``."""
+        connection = _SdkConnection(ctx, self.log_levels)
+
+        async def ask(message: str) -> bool | None:
+            if not connection.supports_elicitation:
+                return None
+            try:
+                answer = await connection.elicit(message, APPROVAL_SCHEMA)
+            except McpServerError:  # no back channel: resume_workflow still answers
+                return None
+            if answer.action == "decline":
+                return False
+            if answer.action != "accept":
+                return None  # dismissed: the task keeps waiting
+            return answer.content is not None and answer.content.get("approved") is True
+
+        return ask
+
     def _build_sdk_server(self) -> Server[Any]:
         async def list_tools(
             ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -540,7 +559,7 @@ class McpServer:
                 on_set_logging_level=self.log_levels.set_level_handler,
             )
         if tasks is not None:
-            serve_tasks(server, tasks, set(self.tools))
+            serve_tasks(server, tasks, set(self.tools), self._task_approver)
         return server
 
 

@@ -15,7 +15,8 @@ so the job tools (``resume_workflow`` answers a checkpoint) act on tasks too.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -28,10 +29,12 @@ from mcp.shared.exceptions import MCPError
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, format_error_result
 from ageflow.mcp_server.jobs import TERMINAL_STATES, JobService
 from ageflow.mcp_server.tool_result import to_call_tool_result
-from ageflow.server import RunRecord
+from ageflow.server import InvalidRunStateError, RunRecord
 
 TASK_POLL_INTERVAL_MS: Final = 250
 RELATED_TASK: Final = "io.modelcontextprotocol/related-task"
+# Asks the client to approve a checkpoint: True/False, or None when it cannot or will not say.
+Approver = Callable[[str], Awaitable[bool | None]]
 _RESULT_WAIT_S: Final = 0.5  # between looks at the store while tasks/result waits
 _LIST_LIMIT: Final = 100
 
@@ -109,10 +112,27 @@ class TaskService:
         tasks = [self.task_of(record) for record in records if record is not None]
         return types.ListTasksResult(tasks=tasks)
 
-    async def result(self, task_id: str) -> dict[str, Any]:
-        """The tool's result once the task has ended (waits until then)."""
+    async def result(self, task_id: str, ask: Approver | None = None) -> dict[str, Any]:
+        """The tool's result once the task has ended (waits until then).
+
+        A task that waits at a checkpoint meanwhile is put to the client through ``ask``
+        (an elicitation on this request, the 2025-11-25 way to fill ``input_required``);
+        its answer resumes the task. Without an answer (no elicitation, dismissed) the
+        task keeps waiting for ``resume_workflow``.
+        """
         record = await self._record(task_id)
+        asked: set[str] = set()
         while record.state not in TERMINAL_STATES:
+            pending = record.pending_checkpoint
+            key = None if pending is None else (pending.step_key or pending.task_name)
+            if ask is not None and pending is not None and key is not None and key not in asked:
+                asked.add(key)
+                approved = await ask(f"[{pending.task_name}] {pending.message}")
+                if approved is not None:
+                    with suppress(InvalidRunStateError):  # answered elsewhere meanwhile
+                        await self.jobs.active_runner().resume(task_id, approved)
+                record = await self._record(task_id)
+                continue
             with anyio.move_on_after(_RESULT_WAIT_S):  # another replica may be running it
                 await self.jobs.active_runner().wait_for(task_id, *sorted(TERMINAL_STATES))
             record = await self._record(task_id)
@@ -148,7 +168,12 @@ TASKS_CAPABILITY: Final = types.ServerTasksCapability(
 )
 
 
-def serve_tasks(server: Server[Any], service: TaskService, tools: Collection[str]) -> None:
+def serve_tasks(
+    server: Server[Any],
+    service: TaskService,
+    tools: Collection[str],
+    approver: Callable[[ServerRequestContext[Any]], Approver] | None = None,
+) -> None:
     """Bind ``tasks/get``, ``tasks/result``, ``tasks/list`` and ``tasks/cancel`` to
     ``service`` on the SDK's low-level server, and answer a task-augmented ``tools/call``
     of one of ``tools`` (the workflow tools) with a task handle."""
@@ -159,7 +184,8 @@ def serve_tasks(server: Server[Any], service: TaskService, tools: Collection[str
     async def result(
         ctx: ServerRequestContext[Any], params: types.GetTaskPayloadRequestParams
     ) -> Any:
-        return to_call_tool_result(await service.result(params.task_id))
+        ask = None if approver is None else approver(ctx)
+        return to_call_tool_result(await service.result(params.task_id, ask))
 
     async def list_tasks(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams
