@@ -13,6 +13,7 @@ import os
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -134,3 +135,31 @@ async def test_a_hundred_jobs_across_two_replicas_each_run_once_through_a_takeov
         assert cluster.counts(step) == Counter(dict.fromkeys(names, 1)), step
     assert {pid for pid, _ in cluster.runs("prepare")} == {a.pid, b.pid}
     assert {pid for pid, _ in cluster.runs("finish")} == {b.pid}
+
+
+async def test_a_task_started_on_one_replica_is_answered_by_the_other(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    cluster = Cluster(postgres, tmp_path)
+    cluster.release("tasked")
+    async with cluster.replica("a") as a, cluster.replica("b") as b:
+        # The SDK's Python client checks tools/call answers against CallToolResult, so the
+        # task-augmented call and tasks/* go down its JSON-RPC dispatcher.
+        def send(replica: Replica) -> Any:
+            return replica.client.session._dispatcher.send_raw_request
+
+        params = {"name": "replica", "arguments": {"name": "tasked"}, "task": {"ttl": 60_000}}
+        created = await send(a)("tools/call", params, {})
+        handle = {"taskId": created["task"]["taskId"]}
+        with anyio.fail_after(DEADLINE_S):
+            # Polled: the task runs in another process.
+            while (await send(b)("tasks/get", handle, {}))["status"] != "input_required":  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        await call(b, "resume_workflow", {"jobId": handle["taskId"], "approved": True})
+        result = await send(b)("tasks/result", handle, {})
+        assert result["structuredContent"] == {"summary": "tasked done"}
+        listed = await send(a)("tasks/list", {}, {})
+        assert [t["status"] for t in listed["tasks"] if t["taskId"] == handle["taskId"]] == [
+            "completed"
+        ]
+    assert cluster.runs("finish") == [(a.pid, "tasked")]  # ran where it was started, once
