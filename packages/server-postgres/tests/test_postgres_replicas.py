@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,21 @@ async def test_a_task_started_on_one_replica_is_answered_by_the_other(
             "completed"
         ]
     assert cluster.runs("finish") == [(a.pid, "tasked")]  # ran where it was started, once
+
+
+async def test_ageflow_jobs_cancel_reaches_the_replica_that_runs_the_job(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    cluster = Cluster(postgres, tmp_path)
+    async with cluster.replica("a") as a:
+        job_id = await start(a, "held")  # in flight inside work, owned by a
+        await cluster.wait_for_runs("work", "held", 1)
+        command = [
+            *(sys.executable, "-m", "ageflow.cli", "jobs", "cancel", job_id),
+            *("--job-db", cluster.url),
+        ]
+        done = await anyio.run_process(command, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        status = await call(a, "get_workflow_status", {"jobId": job_id})
+        assert status["state"] == "cancelled"
+    assert cluster.counts("finish") == Counter()

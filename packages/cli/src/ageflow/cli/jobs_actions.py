@@ -2,7 +2,8 @@
 
 Both refuse a job that a live process owns (a running ``mcp serve``): that server holds
 the job's lease and is the only one allowed to execute it, so the user is sent to its
-MCP tools instead.
+MCP tools instead. On a store that carries run requests (PostgreSQL) a cancel is passed
+to the owner instead, and answers once the owner has recorded it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ageflow.core.events import CheckpointEvent, WorkflowEvent
 from ageflow.core.workflow import WorkflowDef
 from ageflow.server import RunRecord, RunStore, WorkflowRunner, create_runner
 from ageflow.server.errors import RunOwnedElsewhereError
+from ageflow.server.requests import RunRequestStore
 
 NEVER_MS: Final = 10 * 365 * 24 * 3600 * 1000  # a reaper interval no CLI command outlives
 
@@ -43,7 +45,9 @@ async def cancel_job(store: RunStore, job_id: str, db: str) -> CancelOutcome:
     record = await get_job(store, job_id, db)
     if record.finished:
         return CancelOutcome(record.state, cancelled=False)
-    refuse_if_owned(record, "cancel_workflow")
+    if not isinstance(store, RunRequestStore):
+        # A shared store (PostgreSQL) carries the cancel to the owning server instead.
+        refuse_if_owned(record, "cancel_workflow")
     async with one_job_runner(store) as runner:
         await runner.cancel(job_id)
     after = await get_job(store, job_id, db)
