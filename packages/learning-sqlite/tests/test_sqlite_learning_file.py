@@ -200,3 +200,24 @@ async def test_unopenable_file_is_a_store_error(tmp_path: Path) -> None:
 async def test_trio_is_refused_plainly(tmp_path: Path) -> None:
     with pytest.raises(LearningStoreError, match="asyncio backend"):
         await LearningDatabase(tmp_path / "x.sqlite").open()
+
+
+async def test_failed_migration_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ageflow.learning_sqlite import schema
+
+    path = tmp_path / "old.sqlite"
+    await anyio.to_thread.run_sync(_make_v1_file, path)
+
+    async def broken(conn: aiosqlite.Connection) -> None:
+        await conn.execute("ALTER TABLE traces ADD COLUMN has_feedback INTEGER")
+        await conn.execute("THIS IS NOT SQL")
+
+    monkeypatch.setitem(schema.MIGRATIONS, 2, broken)
+    with pytest.raises(LearningStoreError, match="cannot open the learning store"):
+        await LearningDatabase(path).open()
+    assert _version(path) == 1
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(traces)")}
+    assert "has_feedback" not in columns

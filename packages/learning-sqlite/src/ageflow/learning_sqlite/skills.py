@@ -88,16 +88,17 @@ class SqliteSkillStore:
         chain = await self._db.read(_ANCESTORS, (skill_id,))
         if not chain:
             return None
-        present = {row[0] for row in chain}
-        # The root is the top of the chain: a skill without a parent, or the id of a
-        # parent that was deleted (its other children still belong to the lineage). In
-        # a cycle there is no top; any member reaches the same set.
+        # Walk the chain as the in-memory store does: up to a skill without a parent,
+        # to the id of a parent that was deleted (its other children still belong to
+        # the lineage), or, in a cycle, to the first skill met twice.
+        parent_of: dict[str, str | None] = {row[0]: row[1] for row in chain}
         root = skill_id
-        for found_id, parent_id in chain:
-            if parent_id is None:
-                root = found_id
-            elif parent_id not in present:
-                root = parent_id
+        seen = {root}
+        while (parent := parent_of.get(root)) is not None and parent not in seen:
+            seen.add(parent)
+            root = parent
+            if parent not in parent_of:
+                break
         rows = await self._db.read(_BEST_BELOW, (root,))
         return _skill(rows[0][0]) if rows else None
 

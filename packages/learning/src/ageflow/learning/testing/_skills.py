@@ -114,6 +114,18 @@ class SkillStoreContract:
         assert kept is not None
         assert kept.parent_id == root.id
 
+    async def test_lineage_cycle_ends(self, skill_store: SkillStore) -> None:
+        # Records are saved as given, so a bad parent chain must not hang a lookup.
+        a = make_skill(id="a", name="a", parent_id="b", score=0.3)
+        b = make_skill(id="b", name="b", parent_id="a", score=0.6)
+        child = make_skill(id="c", name="c", parent_id="b", score=0.1)
+        for skill in (a, b, child):
+            await skill_store.save(skill)
+        for start in ("a", "b", "c"):
+            best = await skill_store.best_in_lineage(start)
+            assert best is not None, start
+            assert best.name == "b", start
+
     async def test_set_status(self, skill_store: SkillStore) -> None:
         skill = make_skill()
         await skill_store.save(skill)
