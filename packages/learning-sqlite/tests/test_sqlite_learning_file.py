@@ -221,3 +221,10 @@ async def test_failed_migration_leaves_the_file_as_it_was(
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(traces)")}
     assert "has_feedback" not in columns
+
+
+async def test_directory_that_cannot_be_made_is_one_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(LearningStoreError, match="cannot create its directory"):
+        await LearningDatabase(blocker / "sub" / "learning.sqlite").open()

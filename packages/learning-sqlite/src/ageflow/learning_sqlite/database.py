@@ -95,7 +95,14 @@ class LearningDatabase:
     async def _connect(self) -> None:
         in_memory = self._path == MEMORY
         if not in_memory:
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(self._path).parent
+            try:
+                await anyio.to_thread.run_sync(lambda: parent.mkdir(parents=True, exist_ok=True))
+            except OSError as exc:
+                raise LearningStoreError(
+                    f"cannot open the learning store {self._path}: cannot create its "
+                    f"directory {parent}: {exc.strerror or exc}"
+                ) from exc
         opened: list[aiosqlite.Connection] = []
         try:
             writer = await self._connection(opened)

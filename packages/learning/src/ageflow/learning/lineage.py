@@ -27,10 +27,9 @@ def lineage_of(skills: Mapping[str, SkillRecord], skill_id: str) -> list[SkillRe
     seen = {root}
     while (parent := skills[root].parent_id) is not None and parent not in seen:
         seen.add(parent)
-        if parent not in skills:
-            root = parent
-            break
         root = parent
+        if parent not in skills:
+            break
     children: dict[str, list[str]] = {}
     for skill in skills.values():
         if skill.parent_id is not None:
