@@ -14,6 +14,10 @@ Journaled steps are group-committed: steps that arrive while a commit is in flig
 written together by the next transaction, and each caller returns once its own step is
 committed. A chain of steps therefore commits one by one, while many independent tasks
 finishing together share transactions.
+
+A store that is never closed does not keep the interpreter alive: the connections'
+worker threads are daemons, and at exit (or when the store is collected) a
+ResourceWarning says the store was never closed. Every commit is already durable then.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import asyncio
 import json
 import os
 import sqlite3
+import warnings
+import weakref
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,6 +70,14 @@ class _PendingStep:
     error: Exception | None = None
 
 
+def _warn_unclosed(path: str) -> None:
+    warnings.warn(
+        f"SqliteRunStore({path!r}) was never closed; use 'async with' or 'await close()'",
+        ResourceWarning,
+        stacklevel=2,
+    )
+
+
 def _record(row: Iterable[Any]) -> RunRecord:
     payload, owner, lease_until = row
     return RunRecord.from_json(payload, owner=owner, lease_until=lease_until)
@@ -93,6 +107,7 @@ class SqliteRunStore:
         self._committing = False  # a step commit is in flight
         self._commit_done: anyio.Event | None = None  # made by the first caller to wait on it
         self.step_transactions = 0
+        self._unclosed: weakref.finalize[[str], SqliteRunStore] | None = None
 
     @property
     def path(self) -> str:
@@ -124,6 +139,8 @@ class SqliteRunStore:
         if self._closed:
             return
         self._closed = True
+        if self._unclosed is not None:
+            self._unclosed.detach()
         with anyio.CancelScope(shield=True):
             async with self._open_lock:  # an open under way finishes first
                 conns, self._conns = self._conns, None
@@ -148,6 +165,9 @@ class SqliteRunStore:
             with anyio.CancelScope(shield=True):  # never leave a half-open connection
                 opened = await self._connect()
             self._conns = opened
+            # Warns at exit (or on collection) when close() never ran; the daemon worker
+            # threads then end with the interpreter instead of holding it open.
+            self._unclosed = weakref.finalize(self, _warn_unclosed, self._path)
             return opened
 
     async def _connect(self) -> _Connections:
@@ -210,7 +230,11 @@ class SqliteRunStore:
 
     async def _connection(self, opened: list[aiosqlite.Connection]) -> aiosqlite.Connection:
         # Autocommit: transactions are begun explicitly, so none stays open by accident.
-        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        conn = aiosqlite.connect(self._path, isolation_level=None)
+        # A daemon worker: an unclosed store must not keep the interpreter alive (aiosqlite
+        # starts its thread when the connection is awaited, so this is set before).
+        conn._thread.daemon = True
+        await conn
         opened.append(conn)
         await conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         await conn.execute("PRAGMA synchronous = NORMAL")
