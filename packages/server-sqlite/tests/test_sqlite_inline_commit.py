@@ -25,6 +25,7 @@ pytestmark = pytest.mark.anyio
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "runs.sqlite"
 
+
 LOCKER = textwrap.dedent(
     """
     import sqlite3, sys
@@ -66,7 +67,7 @@ async def test_a_chain_commits_inline_and_checkpoints_off_the_loop(
         conns = store._conns
         assert conns is not None and conns.checkpointer is not None
         with anyio.fail_after(10):
-            while conns.checkpointer.checkpoints < 2:  # one per 300 commits
+            while conns.checkpointer.checkpoints < 2:  # one per 300 commits  # noqa: ASYNC110
                 await anyio.sleep(0.01)
     with sqlite3.connect(db_path) as check:
         assert check.execute("SELECT count(*) FROM steps").fetchone()[0] == 700
@@ -124,3 +125,38 @@ async def test_owned_writes_wait_for_the_lock_and_keep_their_owner_check(
                 locker.kill()
         assert outcomes == [False, True]  # in order; b does not hold the run
         assert store.inline_stats.fallbacks >= 1
+
+
+UNCLOSED = textwrap.dedent(
+    """
+    import sys
+    from typing import Any
+    import anyio
+    from ageflow.core import define_function, define_workflow, task
+    from ageflow.server import create_runner
+    from ageflow.server_sqlite import SqliteRunStore
+
+    async def main() -> None:
+        store = SqliteRunStore(sys.argv[1])  # never closed, as a new user might
+        noop = define_function(lambda x: x, input=Any, output=Any, name="noop")
+        workflow = define_workflow(name="wf", tasks={"a": task(noop, input=1)})
+        async with create_runner(store=store) as runner:
+            await runner.run(workflow)
+        print("MAIN RETURNED", flush=True)
+
+    anyio.run(main)
+    """
+)
+
+
+async def test_a_store_never_closed_lets_the_process_exit_and_warns(db_path) -> None:
+    args = [sys.executable, "-W", "always::ResourceWarning", "-c", UNCLOSED, str(db_path)]
+    with anyio.fail_after(15):
+        done = await anyio.run_process(args, check=False)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "MAIN RETURNED" in done.stdout.decode()
+    assert "ResourceWarning" in stderr and "was not closed" in stderr
+    assert "Exception in thread" not in stderr
+    with sqlite3.connect(db_path) as check:
+        assert check.execute("SELECT count(*) FROM steps").fetchone()[0] == 1
