@@ -14,7 +14,7 @@ from ageflow.testing import store_contract
 
 @pytest.fixture
 def anyio_backend() -> str:
-    # aiosqlite is built on asyncio; the store only runs there.
+    # The store runs under trio too (one test says so); the rest run on asyncio.
     return "asyncio"
 
 

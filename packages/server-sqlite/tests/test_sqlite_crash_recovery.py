@@ -9,6 +9,9 @@ uninterrupted run gives, and no finished step may be called again.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -155,3 +158,29 @@ async def test_two_live_processes_never_run_the_same_run(tmp_path: Path) -> None
     assert all(final["state"] == "done" for final in finals)
     per_step = Counter((c["run"], c["task"]) for c in calls(log))
     assert set(per_step.values()) == {1}  # every step of every run ran exactly once
+
+
+async def test_sigkill_between_an_inline_attempt_and_its_fall_back(
+    tmp_path: Path, expected: dict[str, Any]
+) -> None:
+    # The test hook makes every inline write report a lock and kills the process at the
+    # sixth fall-back, before the thread writes it: mid-run, after some commits.
+    db, log = tmp_path / "jobs.sqlite", tmp_path / "calls.log"
+    env = {**os.environ, "AGEFLOW_SQLITE_INLINE_FAULT": "kill-on-fallback:6"}
+    args = [sys.executable, str(CHILD), str(db), str(log), "start", str(RUNS)]
+    done = await anyio.run_process(args, check=False, env=env)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+
+    finals = await run_child(str(db), str(log), "recover", "--approve")
+    assert outputs_by_input(finals) == expected  # every run recovered and finished
+    with sqlite3.connect(db) as conn:  # each journal whole, in dependency order
+        for (run_id,) in conn.execute("SELECT run_id FROM runs"):
+            keys = [
+                k
+                for (k,) in conn.execute(
+                    "SELECT step_key FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)
+                )
+            ]
+            assert keys == ["a", "b", "gate", "c"], (run_id, keys)
+    per_step = Counter((c["run"], c["task"]) for c in calls(log))
+    assert max(per_step.values()) <= 2  # at most the step cut off ran again

@@ -73,7 +73,7 @@ def test_an_unclosed_store_lets_the_process_exit_and_warns(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "MAIN RETURNED" in done.stdout
     assert "ResourceWarning" in done.stderr
-    assert "SqliteRunStore" in done.stderr and "was never closed" in done.stderr
+    assert "SqliteRunStore" in done.stderr and "was not closed" in done.stderr
     # What the run committed is in the file.
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM steps").fetchone()[0] == 2

@@ -33,11 +33,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 
-import aiosqlite
-
 from ageflow.server.errors import RunStoreError
+from ageflow.server_sqlite.connection import ThreadConnection
 
-Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+Migration = Callable[[ThreadConnection], Awaitable[None]]
 
 _V1_STATEMENTS = (
     """
@@ -85,7 +84,7 @@ _V1_STATEMENTS = (
 INDEXES = ("idx_runs_state", "idx_runs_workflow_state", "idx_runs_last_event_at", "idx_runs_owner")
 
 
-async def _v1_initial(conn: aiosqlite.Connection) -> None:
+async def _v1_initial(conn: ThreadConnection) -> None:
     for statement in _V1_STATEMENTS:
         await conn.execute(statement)
 
@@ -110,7 +109,7 @@ _V2_STATEMENTS = (
 )
 
 
-async def _v2_run_creations(conn: aiosqlite.Connection) -> None:
+async def _v2_run_creations(conn: ThreadConnection) -> None:
     for statement in _V2_STATEMENTS:
         await conn.execute(statement)
 
@@ -144,7 +143,7 @@ _V3_STATEMENTS = (
 )
 
 
-async def _v3_run_saves(conn: aiosqlite.Connection) -> None:
+async def _v3_run_saves(conn: ThreadConnection) -> None:
     for statement in _V3_STATEMENTS:
         await conn.execute(statement)
 
@@ -157,7 +156,7 @@ def latest_version(migrations: Mapping[int, Migration] | None = None) -> int:
     return max(MIGRATIONS if migrations is None else migrations)
 
 
-async def read_version(conn: aiosqlite.Connection) -> int:
+async def read_version(conn: ThreadConnection) -> int:
     """The schema version of the open database; 0 when it has none yet."""
     has_meta = await conn.execute_fetchall(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
@@ -168,7 +167,7 @@ async def read_version(conn: aiosqlite.Connection) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-async def migrate(conn: aiosqlite.Connection, path: str) -> int:
+async def migrate(conn: ThreadConnection, path: str) -> int:
     """Bring the database up to the latest version; returns the version it is at.
 
     ``conn`` must be in autocommit mode (isolation_level None). The version is read

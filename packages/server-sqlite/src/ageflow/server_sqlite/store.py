@@ -1,41 +1,39 @@
-"""SqliteRunStore: a durable RunStore in one SQLite file, on aiosqlite.
+"""SqliteRunStore: a durable RunStore in one SQLite file, on stdlib sqlite3.
 
 Settings: WAL (readers never wait for the writer), ``synchronous=NORMAL`` (a commit is
 durable against a process crash; a power cut may lose the last commits but never corrupts
-the file), a busy timeout (another process's write is waited for, not failed), foreign
-keys on (a run's input and steps go with it).
+the file), foreign keys on (a run's input and steps go with it), automatic checkpoints off
+(the checkpointer thread runs them, see checkpoint.py).
 
-Connections: one writer, whose writes are serialised by a lock (transactions of several
-statements are shielded from cancellation: one left open on the shared connection would
-swallow every later write), and one reader for lookups and listings. An in-memory
-database has a single connection (a second one would open a different database).
+Writes are serialised by one lock. Each is first tried inline, on the event loop's thread
+(inline.py: zero busy timeout, about 20 us); one that meets a lock held by another process
+is handed, under the same lock, to the writer connection's worker thread, which waits with
+the busy timeout. Writes therefore land in the order they were made, whichever path takes
+them. A second connection serves reads from its own thread. An in-memory database has a
+single connection, used from its thread only (a second one would open another database).
 
-Journaled steps are group-committed: steps that arrive while a commit is in flight are
-written together by the next transaction, and each caller returns once its own step is
-committed. A chain of steps therefore commits one by one, while many independent tasks
-finishing together share transactions.
+Journaled steps are group-committed: steps that arrive while a commit is in flight (a
+fall-back waiting on a lock) are written together by the next transaction, and each
+caller returns once its own step is committed.
 
-A store that is never closed does not keep the interpreter alive: the connections'
-worker threads are daemons, and at exit (or when the store is collected) a
-ResourceWarning says the store was never closed. Every commit is already durable then.
+A store that is never closed is closed when it is collected or at interpreter exit, with
+a ResourceWarning; no thread of it keeps the interpreter alive.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-import aiosqlite
 import anyio
 
 from ageflow.executor.journal import StepRecord
@@ -43,20 +41,67 @@ from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import RunRecord
 from ageflow.server.store import StoredInput
 from ageflow.server_sqlite import queries
+from ageflow.server_sqlite.checkpoint import Checkpointer
+from ageflow.server_sqlite.connection import ThreadConnection, connect
+from ageflow.server_sqlite.inline import WOULD_WAIT, InlineStats, InlineWriter
 from ageflow.server_sqlite.schema import RUN_NOT_SAVED, migrate
+
+T = TypeVar("T")
 
 _MEMORY_PATHS = frozenset({":memory:", ""})
 
 
 @dataclass
 class _Connections:
-    writer: aiosqlite.Connection
-    reader: aiosqlite.Connection
+    writer: ThreadConnection
+    reader: ThreadConnection
+    inline: InlineWriter | None  # None in memory: one connection, used from its thread
+    checkpointer: Checkpointer | None
+
+    def raw(self) -> list[sqlite3.Connection]:
+        found = [self.inline.raw] if self.inline is not None else []
+        found.append(self.writer.raw)
+        if self.reader is not self.writer:
+            found.append(self.reader.raw)
+        return found
 
     async def close(self) -> None:
+        # The inline connection first: closing the last connection checkpoints, and that
+        # must happen in a thread, not on the loop.
+        if self.inline is not None:
+            self.inline.raw.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self.reader is not self.writer:
             await self.reader.close()
         await self.writer.close()
+        if self.checkpointer is not None:
+            await anyio.to_thread.run_sync(self.checkpointer.join)
+
+
+@dataclass
+class _Unclosed:
+    """What a store never closed still holds; its finalizer closes it (no loop needed)."""
+
+    path: str
+    conns: _Connections | None = None
+
+    def abandon(self) -> None:
+        conns, self.conns = self.conns, None
+        if conns is None:
+            return
+        warnings.warn(
+            f"SqliteRunStore({self.path!r}) was not closed; closing its connections now "
+            "(use 'async with' or 'await store.close()')",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        if conns.checkpointer is not None:
+            conns.checkpointer.stop()
+        for conn in conns.raw():
+            # One in use by a thread that died with its loop cannot close: the OS frees it.
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
 
 @dataclass(eq=False)
@@ -70,17 +115,17 @@ class _PendingStep:
     error: Exception | None = None
 
 
-def _warn_unclosed(path: str) -> None:
-    warnings.warn(
-        f"SqliteRunStore({path!r}) was never closed; use 'async with' or 'await close()'",
-        ResourceWarning,
-        stacklevel=2,
-    )
-
-
 def _record(row: Iterable[Any]) -> RunRecord:
     payload, owner, lease_until = row
     return RunRecord.from_json(payload, owner=owner, lease_until=lease_until)
+
+
+def _rowcount(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
+    return lambda conn: conn.execute(sql, params).rowcount
+
+
+def _rows(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], list[Any]]:
+    return lambda conn: conn.execute(sql, params).fetchall()
 
 
 class SqliteRunStore:
@@ -92,7 +137,8 @@ class SqliteRunStore:
     package knows. After ``close()`` every call raises StoreClosedError.
 
     ``step_transactions`` counts the transactions that committed journaled steps (fewer
-    than the steps when group commit batched them).
+    than the steps when group commit batched them); ``inline_stats`` what the inline
+    commits cost the loop and how many writes fell back to the thread.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000) -> None:
@@ -106,8 +152,10 @@ class SqliteRunStore:
         self._queued_steps: list[_PendingStep] = []
         self._committing = False  # a step commit is in flight
         self._commit_done: anyio.Event | None = None  # made by the first caller to wait on it
+        self._unclosed = _Unclosed(self._path)
+        weakref.finalize(self, self._unclosed.abandon)  # also runs at interpreter exit
         self.step_transactions = 0
-        self._unclosed: weakref.finalize[[str], SqliteRunStore] | None = None
+        self.inline_stats = InlineStats()
 
     @property
     def path(self) -> str:
@@ -139,13 +187,12 @@ class SqliteRunStore:
         if self._closed:
             return
         self._closed = True
-        if self._unclosed is not None:
-            self._unclosed.detach()
         with anyio.CancelScope(shield=True):
             async with self._open_lock:  # an open under way finishes first
                 conns, self._conns = self._conns, None
             if conns is not None:
                 async with self._write_lock:
+                    self._unclosed.conns = None
                     await conns.close()
 
     def _closed_error(self) -> StoreClosedError:
@@ -164,21 +211,10 @@ class SqliteRunStore:
                 return self._conns
             with anyio.CancelScope(shield=True):  # never leave a half-open connection
                 opened = await self._connect()
-            self._conns = opened
-            # Warns at exit (or on collection) when close() never ran; the daemon worker
-            # threads then end with the interpreter instead of holding it open.
-            self._unclosed = weakref.finalize(self, _warn_unclosed, self._path)
+            self._conns = self._unclosed.conns = opened
             return opened
 
     async def _connect(self) -> _Connections:
-        try:
-            # aiosqlite hands results back through asyncio futures: say so plainly under trio.
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise RunStoreError(
-                f"cannot open the run store {self._path}: SqliteRunStore needs the asyncio "
-                "backend (aiosqlite is built on asyncio)"
-            ) from None
         if not self._in_memory:
             parent = Path(self._path).parent
             try:
@@ -189,25 +225,29 @@ class SqliteRunStore:
                     f"{parent}: {exc.strerror or exc}",
                     cause=exc,
                 ) from exc
-        opened: list[aiosqlite.Connection] = []
+        opened: list[sqlite3.Connection] = []
         try:
-            writer = await self._connection(opened)
-            if not self._in_memory:
-                await self._enable_wal(writer)
-            await writer.execute("PRAGMA foreign_keys = ON")
+            writer = ThreadConnection(await self._connection(opened, self._busy_timeout_ms))
+            if self._in_memory:
+                await migrate(writer, self._path)
+                return _Connections(writer=writer, reader=writer, inline=None, checkpointer=None)
+            await self._enable_wal(writer)
             await migrate(writer, self._path)
-            reader = writer if self._in_memory else await self._connection(opened)
-            return _Connections(writer=writer, reader=reader)
+            reader = ThreadConnection(await self._connection(opened, self._busy_timeout_ms))
+            inline = InlineWriter(await self._connection(opened, 0), self.inline_stats)
+            checkpointer = Checkpointer(self._path)
+            checkpointer.start()
+            return _Connections(writer, reader, inline, checkpointer)
         except BaseException as exc:
             for conn in reversed(opened):
-                await conn.close()
+                conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise RunStoreError(
                     f"cannot open the run store {self._path}: {exc}", cause=exc
                 ) from exc
             raise
 
-    async def _enable_wal(self, conn: aiosqlite.Connection) -> None:
+    async def _enable_wal(self, conn: ThreadConnection) -> None:
         # Switching a new file to WAL fails at once with SQLITE_BUSY (the busy timeout
         # does not apply) while another process switches it or creates the schema; that
         # lasts milliseconds, so retry within the busy timeout.
@@ -215,7 +255,7 @@ class SqliteRunStore:
         delay = 0.001
         while True:
             try:
-                rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+                rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
                 break
             except sqlite3.OperationalError as exc:
                 busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
@@ -228,16 +268,13 @@ class SqliteRunStore:
                 f"cannot open the run store {self._path}: WAL journal mode refused ({rows[0][0]})"
             )
 
-    async def _connection(self, opened: list[aiosqlite.Connection]) -> aiosqlite.Connection:
-        # Autocommit: transactions are begun explicitly, so none stays open by accident.
-        conn = aiosqlite.connect(self._path, isolation_level=None)
-        # A daemon worker: an unclosed store must not keep the interpreter alive (aiosqlite
-        # starts its thread when the connection is awaited, so this is set before).
-        conn._thread.daemon = True
-        await conn
+    async def _connection(
+        self, opened: list[sqlite3.Connection], busy_timeout_ms: int
+    ) -> sqlite3.Connection:
+        conn = await anyio.to_thread.run_sync(
+            lambda: connect(self._path, busy_timeout_ms=busy_timeout_ms, autocheckpoint=False)
+        )
         opened.append(conn)
-        await conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        await conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
     # -- connection access ------------------------------------------------------------
@@ -245,7 +282,6 @@ class SqliteRunStore:
     def _translate(self, exc: Exception) -> Exception:
         """The error to raise for a driver error (StoreClosedError once closed)."""
         if self._closed:
-            # aiosqlite raises ValueError for a connection close() has just shut.
             return self._closed_error()
         if isinstance(exc, sqlite3.Error):
             return RunStoreError(f"run store {self._path}: {exc}", cause=exc)
@@ -257,65 +293,53 @@ class SqliteRunStore:
             raise exc
         raise error from exc
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one write statement on its own (autocommit); returns the rows it changed.
+    async def _run_write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write (``op`` begins and commits its own transaction, if it needs one):
+        inline on the loop when no lock is in the way, else on the writer's thread.
 
-        No cancel shield is needed: once queued, the connection's thread runs the
-        statement to its end even if this caller is cancelled, before anything queued later.
+        The write lock is held across the fall-back too, so later writes wait behind it
+        and land after it. Once handed to the thread, the write runs to its end even if
+        this caller is cancelled.
         """
         conns = await self._ready()
         async with self._write_lock:
             if self._closed:
                 raise self._closed_error()
             try:
-                cursor = await conns.writer.execute(sql, params)
+                if conns.inline is not None:
+                    result = conns.inline.attempt(op)
+                    if result is not WOULD_WAIT:
+                        self._committed(conns)
+                        return result  # type: ignore[return-value]
+                result = await conns.writer.run(op)
             except (sqlite3.Error, ValueError) as exc:
                 self._reraise(exc)
-        return cursor.rowcount
+            self._committed(conns)
+            return result
+
+    @staticmethod
+    def _committed(conns: _Connections) -> None:
+        if conns.checkpointer is not None:
+            conns.checkpointer.committed()
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One write statement on its own (autocommit); the rows it changed."""
+        return await self._run_write(_rowcount(sql, params))
 
     async def _write_returning(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Like ``_write`` for a statement with RETURNING: the rows it returned."""
-        conns = await self._ready()
-        async with self._write_lock:
-            if self._closed:
-                raise self._closed_error()
-            try:
-                return list(await conns.writer.execute_fetchall(sql, params))
-            except (sqlite3.Error, ValueError) as exc:
-                self._reraise(exc)
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Several statements in one write transaction, shielded from cancellation: a
-        transaction left open on the shared connection would swallow every later write."""
-        conns = await self._ready()
-        async with self._write_lock:
-            with anyio.CancelScope(shield=True):
-                if self._closed:
-                    raise self._closed_error()
-                conn = conns.writer
-                try:
-                    await conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield conn
-                        await conn.execute("COMMIT")
-                    except BaseException:
-                        if conn.in_transaction:
-                            await conn.execute("ROLLBACK")
-                        raise
-                except (sqlite3.Error, ValueError) as exc:
-                    self._reraise(exc)
+        return await self._run_write(_rows(sql, params))
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         conns = await self._ready()
         try:
             if not self._in_memory:
-                return list(await conns.reader.execute_fetchall(sql, params))
+                return await conns.reader.run(_rows(sql, params))
             # One connection: a read must not see another call's uncommitted writes.
             async with self._write_lock:
                 if self._closed:
                     raise self._closed_error()
-                return list(await conns.writer.execute_fetchall(sql, params))
+                return await conns.writer.run(_rows(sql, params))
         except (sqlite3.Error, ValueError) as exc:
             self._reraise(exc)
 
@@ -457,26 +481,17 @@ class SqliteRunStore:
                 done.set()
 
     async def _write_one_step(self, item: _PendingStep) -> None:
-        # A chain journals one step at a time: one autocommit statement, one round trip.
+        # A chain journals one step at a time: one autocommit statement.
         changed = await self._write(queries.UPSERT_STEP, (item.run_id, item.step_key, item.payload))
         self.step_transactions += 1
         if changed == 0:
             item.error = self._unknown_run_error(item.run_id)
 
     async def _write_steps(self, batch: list[_PendingStep]) -> None:
-        async with self._transaction() as conn:
-            cursor = await conn.executemany(
-                queries.UPSERT_STEP, [(i.run_id, i.step_key, i.payload) for i in batch]
-            )
-            if cursor.rowcount != len(batch):
-                run_ids = json.dumps(sorted({item.run_id for item in batch}))
-                known = {
-                    row[0]
-                    for row in await conn.execute_fetchall(queries.SELECT_KNOWN_RUN_IDS, (run_ids,))
-                }
-                for item in batch:
-                    if item.run_id not in known:
-                        item.error = self._unknown_run_error(item.run_id)
+        known = await self._run_write(lambda conn: _upsert_steps(conn, batch))
+        for item in batch:
+            if known is not None and item.run_id not in known:
+                item.error = self._unknown_run_error(item.run_id)
         self.step_transactions += 1
 
     @staticmethod
@@ -516,3 +531,23 @@ class SqliteRunStore:
             return []
         sql, params = queries.list_claimable_query(workflow_names, now)
         return [_record(row) for row in await self._fetch(sql, tuple(params))]
+
+
+def _upsert_steps(conn: sqlite3.Connection, batch: list[_PendingStep]) -> set[str] | None:
+    """Journal a batch in one transaction; None when every step's run is known, else the
+    run ids that are (the steps of the others inserted nothing)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = conn.executemany(
+            queries.UPSERT_STEP, [(i.run_id, i.step_key, i.payload) for i in batch]
+        )
+        known: set[str] | None = None
+        if cursor.rowcount != len(batch):
+            run_ids = json.dumps(sorted({item.run_id for item in batch}))
+            known = {row[0] for row in conn.execute(queries.SELECT_KNOWN_RUN_IDS, (run_ids,))}
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return known
