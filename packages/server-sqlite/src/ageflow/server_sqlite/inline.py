@@ -27,12 +27,14 @@ from typing import Final, TypeVar
 T = TypeVar("T")
 
 
-class _WouldWait:
+class WouldWait:
+    """The type of WOULD_WAIT: an inline attempt that met a lock and wrote nothing."""
+
     def __repr__(self) -> str:
         return "WOULD_WAIT"
 
 
-WOULD_WAIT: Final = _WouldWait()
+WOULD_WAIT: Final = WouldWait()
 
 # Primary result codes of a write that met a lock: waiting could make it succeed.
 _WAITING_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -67,7 +69,7 @@ class InlineWriter:
         self._always_busy = fault == "busy" or fault.startswith("kill-on-fallback:")
         self._kill_at = int(fault.split(":", 1)[1]) if fault.startswith("kill-on-") else 0
 
-    def attempt(self, op: Callable[[sqlite3.Connection], T]) -> T | _WouldWait:
+    def attempt(self, op: Callable[[sqlite3.Connection], T]) -> T | WouldWait:
         """Run ``op`` now; WOULD_WAIT (nothing written) when it met a lock.
 
         ``op`` begins and commits its own transaction, if any; other errors propagate
@@ -89,7 +91,7 @@ class InlineWriter:
         self.stats.commits += 1
         return result
 
-    def _fell_back(self) -> _WouldWait:
+    def _fell_back(self) -> WouldWait:
         self.stats.fallbacks += 1
         if self._kill_at and self.stats.fallbacks >= self._kill_at:
             os.kill(os.getpid(), signal.SIGKILL)

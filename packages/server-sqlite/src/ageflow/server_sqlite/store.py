@@ -43,7 +43,7 @@ from ageflow.server.store import StoredInput
 from ageflow.server_sqlite import queries
 from ageflow.server_sqlite.checkpoint import Checkpointer
 from ageflow.server_sqlite.connection import ThreadConnection, connect
-from ageflow.server_sqlite.inline import WOULD_WAIT, InlineStats, InlineWriter
+from ageflow.server_sqlite.inline import WOULD_WAIT, InlineStats, InlineWriter, WouldWait
 from ageflow.server_sqlite.schema import RUN_NOT_SAVED, migrate
 
 T = TypeVar("T")
@@ -297,25 +297,45 @@ class SqliteRunStore:
         """Run a write (``op`` begins and commits its own transaction, if it needs one):
         inline on the loop when no lock is in the way, else on the writer's thread.
 
-        The write lock is held across the fall-back too, so later writes wait behind it
-        and land after it. Once handed to the thread, the write runs to its end even if
-        this caller is cancelled.
+        The write lock is held across the fall-back, so later writes wait behind it and
+        land after it. Once handed to the thread, the write runs to its end even if this
+        caller is cancelled.
         """
         conns = await self._ready()
+        inline = conns.inline
+        if inline is not None and not self._write_lock.locked():
+            # No fall-back in flight, and nothing here awaits before the commit: no other
+            # write can come between, so the common case needs no lock round trip.
+            result = self._attempt_inline(conns, inline, op)
+            if result is not WOULD_WAIT:
+                return result  # type: ignore[return-value]
+            inline = None  # it met a lock: the thread waits it out
         async with self._write_lock:
+            if inline is not None:  # the fall-back that was in flight has landed
+                result = self._attempt_inline(conns, inline, op)
+                if result is not WOULD_WAIT:
+                    return result  # type: ignore[return-value]
             if self._closed:
                 raise self._closed_error()
             try:
-                if conns.inline is not None:
-                    result = conns.inline.attempt(op)
-                    if result is not WOULD_WAIT:
-                        self._committed(conns)
-                        return result  # type: ignore[return-value]
                 result = await conns.writer.run(op)
             except (sqlite3.Error, ValueError) as exc:
                 self._reraise(exc)
             self._committed(conns)
             return result
+
+    def _attempt_inline(
+        self, conns: _Connections, inline: InlineWriter, op: Callable[[sqlite3.Connection], T]
+    ) -> T | WouldWait:
+        if self._closed:
+            raise self._closed_error()
+        try:
+            result = inline.attempt(op)
+        except (sqlite3.Error, ValueError) as exc:
+            self._reraise(exc)
+        if result is not WOULD_WAIT:
+            self._committed(conns)
+        return result
 
     @staticmethod
     def _committed(conns: _Connections) -> None:
