@@ -17,6 +17,7 @@ import pytest
 from anyio.abc import Process
 
 from ageflow.server_sqlite import SqliteRunStore
+from ageflow.server_sqlite.store import INLINE_BATCH_MAX
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +72,25 @@ async def test_a_chain_commits_inline_and_checkpoints_off_the_loop(
                 await anyio.sleep(0.01)
     with sqlite3.connect(db_path) as check:
         assert check.execute("SELECT count(*) FROM steps").fetchone()[0] == 700
+
+
+async def test_a_big_batch_is_committed_by_the_thread_a_small_one_inline(
+    db_path, make_record, make_step
+) -> None:
+    async with SqliteRunStore(db_path) as store:
+        await store.create_run(make_record("r1"), {})
+        stats = store.inline_stats
+        before = stats.commits
+        small = [make_step(f"s{i}", i) for i in range(INLINE_BATCH_MAX)]
+        await store.append_steps("r1", small)
+        assert stats.commits == before + 1  # one inline transaction
+        big = [make_step(f"b{i}", i) for i in range(INLINE_BATCH_MAX + 1)]
+        await store.append_steps("r1", big)
+        assert stats.commits == before + 1  # the thread took it: the loop did not wait
+        assert stats.fallbacks == 0  # and that is not a fall-back from a lock
+        steps = await store.get_steps("r1")
+        assert len(steps) == 2 * INLINE_BATCH_MAX + 1
+        assert steps[f"b{INLINE_BATCH_MAX}"].output == INLINE_BATCH_MAX
 
 
 async def test_a_lock_held_by_another_process_sends_writes_to_the_thread(
