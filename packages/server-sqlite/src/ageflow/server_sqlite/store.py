@@ -14,9 +14,8 @@ inline commit stalls the loop for long. A second connection serves reads from it
 thread. An in-memory database has a single connection, used from its thread only (a
 second one would open another database).
 
-Journaled steps are group-committed: steps that arrive while a commit is in flight (a
-fall-back waiting on a lock) are written together by the next transaction, and each
-caller returns once its own step is committed.
+Journaled steps are group-committed (group_commit.py); the connections are opened and
+closed by opening.py.
 
 A store that is never closed is closed when it is collected or at interpreter exit, with
 a ResourceWarning; no thread of it keeps the interpreter alive.
@@ -24,15 +23,11 @@ a ResourceWarning; no thread of it keeps the interpreter alive.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
-import warnings
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
@@ -43,10 +38,10 @@ from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import RunRecord
 from ageflow.server.store import StoredInput
 from ageflow.server_sqlite import queries
-from ageflow.server_sqlite.checkpoint import Checkpointer
-from ageflow.server_sqlite.connection import ThreadConnection, connect
+from ageflow.server_sqlite.group_commit import GroupCommit, PendingStep, upsert_steps
 from ageflow.server_sqlite.inline import WOULD_WAIT, InlineStats, InlineWriter, WouldWait
-from ageflow.server_sqlite.schema import RUN_NOT_SAVED, migrate
+from ageflow.server_sqlite.opening import Connections, Unclosed, open_connections
+from ageflow.server_sqlite.schema import RUN_NOT_SAVED
 
 T = TypeVar("T")
 
@@ -54,70 +49,6 @@ _MEMORY_PATHS = frozenset({":memory:", ""})
 INLINE_BATCH_MAX = 32
 """The most journal steps one inline commit takes (about 4 us each, beside the commit's
 own 20 us); a bigger batch is committed on the writer's thread."""
-
-
-@dataclass
-class _Connections:
-    writer: ThreadConnection
-    reader: ThreadConnection
-    inline: InlineWriter | None  # None in memory: one connection, used from its thread
-    checkpointer: Checkpointer | None
-
-    def raw(self) -> list[sqlite3.Connection]:
-        found = [self.inline.raw] if self.inline is not None else []
-        found.append(self.writer.raw)
-        if self.reader is not self.writer:
-            found.append(self.reader.raw)
-        return found
-
-    async def close(self) -> None:
-        # The inline connection first: closing the last connection checkpoints, and that
-        # must happen in a thread, not on the loop.
-        if self.inline is not None:
-            self.inline.raw.close()
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-        if self.reader is not self.writer:
-            await self.reader.close()
-        await self.writer.close()
-        if self.checkpointer is not None:
-            await anyio.to_thread.run_sync(self.checkpointer.join)
-
-
-@dataclass
-class _Unclosed:
-    """What a store never closed still holds; its finalizer closes it (no loop needed)."""
-
-    path: str
-    conns: _Connections | None = None
-
-    def abandon(self) -> None:
-        conns, self.conns = self.conns, None
-        if conns is None:
-            return
-        warnings.warn(
-            f"SqliteRunStore({self.path!r}) was not closed; closing its connections now "
-            "(use 'async with' or 'await store.close()')",
-            ResourceWarning,
-            stacklevel=2,
-        )
-        if conns.checkpointer is not None:
-            conns.checkpointer.stop()
-        for conn in conns.raw():
-            # One in use by a thread that died with its loop cannot close: the OS frees it.
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-
-
-@dataclass(eq=False)
-class _PendingStep:
-    """A step queued for a group commit; ``finished`` once a commit took it (or failed)."""
-
-    run_id: str
-    step_key: str
-    payload: str
-    finished: bool = False
-    error: Exception | None = None
 
 
 def _record(row: Iterable[Any]) -> RunRecord:
@@ -150,14 +81,12 @@ class SqliteRunStore:
         self._path = os.fspath(path)
         self._in_memory = self._path in _MEMORY_PATHS
         self._busy_timeout_ms = int(busy_timeout_ms)
-        self._conns: _Connections | None = None
+        self._conns: Connections | None = None
         self._closed = False
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock(fast_acquire=True)
-        self._queued_steps: list[_PendingStep] = []
-        self._committing = False  # a step commit is in flight
-        self._commit_done: anyio.Event | None = None  # made by the first caller to wait on it
-        self._unclosed = _Unclosed(self._path)
+        self._group_commit = GroupCommit(self._write_one_step, self._write_steps)
+        self._unclosed = Unclosed(self._path)
         weakref.finalize(self, self._unclosed.abandon)  # also runs at interpreter exit
         self.step_transactions = 0
         self.inline_stats = InlineStats()
@@ -203,7 +132,7 @@ class SqliteRunStore:
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(f"SQLite run store {self._path}")
 
-    async def _ready(self) -> _Connections:
+    async def _ready(self) -> Connections:
         if self._closed:
             raise self._closed_error()
         conns = self._conns
@@ -215,72 +144,14 @@ class SqliteRunStore:
             if self._conns is not None:
                 return self._conns
             with anyio.CancelScope(shield=True):  # never leave a half-open connection
-                opened = await self._connect()
+                opened = await open_connections(
+                    self._path,
+                    in_memory=self._in_memory,
+                    busy_timeout_ms=self._busy_timeout_ms,
+                    inline_stats=self.inline_stats,
+                )
             self._conns = self._unclosed.conns = opened
             return opened
-
-    async def _connect(self) -> _Connections:
-        if not self._in_memory:
-            parent = Path(self._path).parent
-            try:
-                await anyio.to_thread.run_sync(lambda: parent.mkdir(parents=True, exist_ok=True))
-            except OSError as exc:
-                raise RunStoreError(
-                    f"cannot open the run store {self._path}: cannot create its directory "
-                    f"{parent}: {exc.strerror or exc}",
-                    cause=exc,
-                ) from exc
-        opened: list[sqlite3.Connection] = []
-        try:
-            writer = ThreadConnection(await self._connection(opened, self._busy_timeout_ms))
-            if self._in_memory:
-                await migrate(writer, self._path)
-                return _Connections(writer=writer, reader=writer, inline=None, checkpointer=None)
-            await self._enable_wal(writer)
-            await migrate(writer, self._path)
-            reader = ThreadConnection(await self._connection(opened, self._busy_timeout_ms))
-            inline = InlineWriter(await self._connection(opened, 0), self.inline_stats)
-            checkpointer = Checkpointer(self._path)
-            checkpointer.start()
-            return _Connections(writer, reader, inline, checkpointer)
-        except BaseException as exc:
-            for conn in reversed(opened):
-                conn.close()
-            if isinstance(exc, sqlite3.Error):
-                raise RunStoreError(
-                    f"cannot open the run store {self._path}: {exc}", cause=exc
-                ) from exc
-            raise
-
-    async def _enable_wal(self, conn: ThreadConnection) -> None:
-        # Switching a new file to WAL fails at once with SQLITE_BUSY (the busy timeout
-        # does not apply) while another process switches it or creates the schema; that
-        # lasts milliseconds, so retry within the busy timeout.
-        deadline = anyio.current_time() + self._busy_timeout_ms / 1000
-        delay = 0.001
-        while True:
-            try:
-                rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or anyio.current_time() >= deadline:
-                    raise
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        if str(rows[0][0]).lower() != "wal":
-            raise RunStoreError(
-                f"cannot open the run store {self._path}: WAL journal mode refused ({rows[0][0]})"
-            )
-
-    async def _connection(
-        self, opened: list[sqlite3.Connection], busy_timeout_ms: int
-    ) -> sqlite3.Connection:
-        conn = await anyio.to_thread.run_sync(
-            lambda: connect(self._path, busy_timeout_ms=busy_timeout_ms, autocheckpoint=False)
-        )
-        opened.append(conn)
-        return conn
 
     # -- connection access ------------------------------------------------------------
 
@@ -333,7 +204,7 @@ class SqliteRunStore:
             return result
 
     def _attempt_inline(
-        self, conns: _Connections, inline: InlineWriter, op: Callable[[sqlite3.Connection], T]
+        self, conns: Connections, inline: InlineWriter, op: Callable[[sqlite3.Connection], T]
     ) -> T | WouldWait:
         if self._closed:
             raise self._closed_error()
@@ -346,7 +217,7 @@ class SqliteRunStore:
         return result
 
     @staticmethod
-    def _committed(conns: _Connections) -> None:
+    def _committed(conns: Connections) -> None:
         if conns.checkpointer is not None:
             conns.checkpointer.committed()
 
@@ -456,28 +327,12 @@ class SqliteRunStore:
 
     async def append_step(self, run_id: str, step: StepRecord) -> None:
         await self._ready()
-        item = _PendingStep(run_id, step.step_key, step.to_json_text())
-        self._queued_steps.append(item)
-        try:
-            while not item.finished:
-                if self._committing:
-                    # Wait for the commit in flight; if this step was not in it, lead the next.
-                    if self._commit_done is None:
-                        self._commit_done = anyio.Event()
-                    await self._commit_done.wait()
-                else:
-                    await self._commit_queued_steps()
-        except BaseException:
-            if not item.finished and item in self._queued_steps:
-                self._queued_steps.remove(item)  # cancelled before any commit took it
-            raise
-        if item.error is not None:
-            raise item.error
+        await self._group_commit.append(PendingStep(run_id, step.step_key, step.to_json_text()))
 
     async def append_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
         """Several steps of one run in one transaction (an executor's inline batch)."""
         await self._ready()
-        items = [_PendingStep(run_id, s.step_key, s.to_json_text()) for s in steps]
+        items = [PendingStep(run_id, s.step_key, s.to_json_text()) for s in steps]
         if not items:
             return
         with anyio.CancelScope(shield=True):  # all of the batch, or none of it
@@ -486,39 +341,17 @@ class SqliteRunStore:
             if item.error is not None:
                 raise item.error
 
-    async def _commit_queued_steps(self) -> None:
-        """Commit every queued step in one transaction; the caller's own step is among them."""
-        batch, self._queued_steps = self._queued_steps, []
-        self._committing = True
-        try:
-            if len(batch) == 1:
-                await self._write_one_step(batch[0])  # the caller's own: nobody else waits on it
-            else:
-                with anyio.CancelScope(shield=True):  # other callers wait on this commit
-                    await self._write_steps(batch)
-        except Exception as exc:
-            for item in batch:
-                if item.error is None:
-                    item.error = exc
-        finally:
-            for item in batch:
-                item.finished = True
-            self._committing = False
-            done, self._commit_done = self._commit_done, None
-            if done is not None:
-                done.set()
-
-    async def _write_one_step(self, item: _PendingStep) -> None:
+    async def _write_one_step(self, item: PendingStep) -> None:
         # A chain journals one step at a time: one autocommit statement.
         changed = await self._write(queries.UPSERT_STEP, (item.run_id, item.step_key, item.payload))
         self.step_transactions += 1
         if changed == 0:
             item.error = self._unknown_run_error(item.run_id)
 
-    async def _write_steps(self, batch: list[_PendingStep]) -> None:
+    async def _write_steps(self, batch: list[PendingStep]) -> None:
         # A big batch would stall the loop for a millisecond or more: its thread writes it.
         known = await self._run_write(
-            lambda conn: _upsert_steps(conn, batch), may_inline=len(batch) <= INLINE_BATCH_MAX
+            lambda conn: upsert_steps(conn, batch), may_inline=len(batch) <= INLINE_BATCH_MAX
         )
         for item in batch:
             if known is not None and item.run_id not in known:
@@ -562,23 +395,3 @@ class SqliteRunStore:
             return []
         sql, params = queries.list_claimable_query(workflow_names, now)
         return [_record(row) for row in await self._fetch(sql, tuple(params))]
-
-
-def _upsert_steps(conn: sqlite3.Connection, batch: list[_PendingStep]) -> set[str] | None:
-    """Journal a batch in one transaction; None when every step's run is known, else the
-    run ids that are (the steps of the others inserted nothing)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        cursor = conn.executemany(
-            queries.UPSERT_STEP, [(i.run_id, i.step_key, i.payload) for i in batch]
-        )
-        known: set[str] | None = None
-        if cursor.rowcount != len(batch):
-            run_ids = json.dumps(sorted({item.run_id for item in batch}))
-            known = {row[0] for row in conn.execute(queries.SELECT_KNOWN_RUN_IDS, (run_ids,))}
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return known
