@@ -203,8 +203,10 @@ def test_publish_refuses_ranges_that_exclude_the_release(release, built):
 
 def test_twine_uploader_targets_the_given_repository(release, monkeypatch, tmp_path):
     calls = []
+    # `run` is looked up in the module that defines TwineUploader, so it is patched there.
     monkeypatch.setattr(
-        release, "run", lambda command, **kw: calls.append([str(c) for c in command])
+        f"{release.TwineUploader.__module__}.run",
+        lambda command, **kw: calls.append([str(c) for c in command]),
     )
     wheel = tmp_path / "ageflow_core-0.1.0-py3-none-any.whl"
     release.TwineUploader("https://test.pypi.org/legacy/").upload([wheel])
