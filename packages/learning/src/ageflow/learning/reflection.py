@@ -58,10 +58,15 @@ __all__ = [
     "SkillDrafts",
     "TaskCredit",
     "TaskEvidence",
+    "assign_blame",
     "build_reflection_input",
+    "credit_prompt",
+    "draft_prompt",
+    "gather_evidence",
     "reflection_summary",
     "reflection_workflow",
     "run_reflection",
+    "save_drafts",
 ]
 
 REFLECTION_WORKFLOW_NAME = "__ageflow_reflection"
