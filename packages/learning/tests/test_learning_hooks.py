@@ -11,12 +11,15 @@ from ageflow.core import RunnerRegistry, WorkflowHooks
 from ageflow.core.workflow import WorkflowDef
 from ageflow.executor import WorkflowExecutor
 from ageflow.learning import (
+    ExecutionTrace,
     Feedback,
     InMemorySkillStore,
     InMemoryTraceStore,
+    LearningConfig,
     SkillRecord,
     SkillStatus,
     TraceFilter,
+    run_reflection,
     skill_prompt,
     task_outcome,
     update_score,
@@ -204,3 +207,55 @@ async def test_feedback_is_stored_and_weighs_on_the_outcome(
     assert [f.comment for f in rated.feedback] == ["wrong facts"]
     assert (await traces.traces(TraceFilter(has_feedback=True)))[0].id == trace.id
     assert task_outcome(rated, "research", deps) == pytest.approx(1 / 3)
+
+
+async def test_reflection_runs_on_every_nth_run_as_configured(
+    report: WorkflowDef, registry: RunnerRegistry, llm: Any, report_dag: Any
+) -> None:
+    skills, traces = InMemorySkillStore(), InMemoryTraceStore()
+    llm.credit = {
+        "workflow_score": 0.2,
+        "task_scores": {"research": {"score": 0.1, "diagnosis": "no sources"}},
+    }
+    llm.drafts = {"skills": [{"agent": "research", "name": "cite", "content": CITE_SKILL}]}
+    reflected: list[str] = []
+
+    async def reflect(trace: ExecutionTrace) -> None:
+        reflected.append(trace.id)
+        await run_reflection(
+            skill_store=skills,
+            trace_store=traces,
+            runner="fake",
+            registry=registry,
+            dag=report_dag,
+            trace_id=trace.id,
+        )
+
+    learning = with_learning(
+        report,
+        skill_store=skills,
+        trace_store=traces,
+        config=LearningConfig(reflect_every=2),
+        reflect=reflect,
+    )
+    outcomes = [await run(learning, registry, topic) is None for topic in ("a", "b", "c")]
+    # Reflection after the second run drafted a candidate: the third run tries it, and passes.
+    assert outcomes == [False, False, True]
+    oldest_first = [t.id for t in reversed(await traces.traces())]
+    assert reflected == [oldest_first[1]]
+    (skill,) = await skills.list_skills()
+    assert (skill.agent, skill.status) == ("research", SkillStatus.CANDIDATE)
+
+
+async def test_a_failing_reflection_does_not_fail_the_run(
+    report: WorkflowDef, registry: RunnerRegistry
+) -> None:
+    skills, traces = InMemorySkillStore(), InMemoryTraceStore()
+    await skills.save(SkillRecord(name="c", content=CITE_SKILL, agent="research", status="active"))
+
+    async def reflect(trace: ExecutionTrace) -> None:
+        raise RuntimeError("model down")
+
+    learning = with_learning(report, skill_store=skills, trace_store=traces, reflect=reflect)
+    assert await run(learning, registry, "a") is None
+    assert len(await traces.traces()) == 1

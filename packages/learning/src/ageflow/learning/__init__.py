@@ -22,7 +22,13 @@ from ageflow.learning.evaluation import (
     evaluation_workflow,
     run_evaluation,
 )
-from ageflow.learning.hooks import learning_hooks, pick_skill, skill_prompt, with_learning
+from ageflow.learning.hooks import (
+    Reflect,
+    learning_hooks,
+    pick_skill,
+    skill_prompt,
+    with_learning,
+)
 from ageflow.learning.memory import InMemorySkillStore, InMemoryTraceStore
 from ageflow.learning.models import (
     ExecutionTrace,
@@ -76,6 +82,7 @@ __all__ = [
     "LearningThresholds",
     "PromotionAction",
     "PromotionSummary",
+    "Reflect",
     "ReflectEvery",
     "ReflectionInput",
     "ReflectionSummary",

@@ -10,7 +10,13 @@ these hooks composed after its own. For each run they:
   tokens, retries, the skill applied, the runner's spawn arguments and result);
 - when the run ends, whether it completed or failed, save its ``ExecutionTrace`` and
   score each skill it applied on the task's outcome (the task and what its output reached
-  downstream), counting one more run for it.
+  downstream), counting one more run for it;
+- then, when ``reflect`` is given and ``should_reflect(config, trace, n)`` holds for this
+  n-th run, await ``reflect(trace)`` (typically a ``run_reflection`` on that trace), one
+  at a time. Feedback comes after a run, so ``"on-feedback"`` never fires here: reflect
+  where the feedback is given.
+
+Failures of the stores or of ``reflect`` are logged and never fail the run.
 
 A run's state lives in a context variable, so one hooked workflow may run many times at
 once. Steps restored from a journal on recovery are not traced again.
@@ -22,11 +28,12 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from pydantic_core import to_jsonable_python
 
 from ageflow.core.metrics import TaskMetrics, WorkflowMetrics
@@ -37,10 +44,13 @@ from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
 from ageflow.learning.dag import dependency_map
 from ageflow.learning.models import ExecutionTrace, SkillRecord, SkillStatus, TaskTrace
 from ageflow.learning.outcome import task_outcome
-from ageflow.learning.scoring import update_score
+from ageflow.learning.scoring import should_reflect, update_score
 from ageflow.learning.stores import SkillStore, TraceStore
 
-__all__ = ["learning_hooks", "pick_skill", "skill_prompt", "with_learning"]
+__all__ = ["Reflect", "learning_hooks", "pick_skill", "skill_prompt", "with_learning"]
+
+Reflect = Callable[[ExecutionTrace], Awaitable[object]]
+"""Called with a run's trace when the config says to reflect on it."""
 
 logger = logging.getLogger("ageflow.learning")
 
@@ -113,7 +123,12 @@ class _Recorder:
         workflow: WorkflowDef,
         config: LearningConfig,
         inner: WorkflowHooks,
+        reflect: Reflect | None,
     ) -> None:
+        self.reflect = reflect
+        self.finished_runs = 0
+        # Made on first use: hooks are often built at import time, outside any event loop.
+        self.reflecting: anyio.Lock | None = None
         self.skill_store = skill_store
         self.trace_store = trace_store
         self.workflow_name = workflow.name
@@ -238,11 +253,23 @@ class _Recorder:
             workflow_input=to_jsonable_python(run.input, fallback=repr),
             workflow_output=to_jsonable_python(output, fallback=repr),
         )
+        self.finished_runs += 1
+        number = self.finished_runs
         try:
             await self.trace_store.save_trace(trace)
             await self._score(run, trace)
         except Exception:
             logger.warning("could not store a trace of %r", self.workflow_name, exc_info=True)
+            return
+        if self.reflect is None or not should_reflect(self.config, trace, number):
+            return
+        if self.reflecting is None:
+            self.reflecting = anyio.Lock()
+        try:
+            async with self.reflecting:
+                await self.reflect(trace)
+        except Exception:
+            logger.warning("reflection on a run of %r failed", self.workflow_name, exc_info=True)
 
     async def _score(self, run: _Run, trace: ExecutionTrace) -> None:
         thresholds = self.config.thresholds
@@ -266,6 +293,7 @@ def learning_hooks(
     workflow: WorkflowDef,
     config: LearningConfig = DEFAULT_CONFIG,
     inner: WorkflowHooks | None = None,
+    reflect: Reflect | None = None,
 ) -> WorkflowHooks:
     """Hooks that trace every run of ``workflow`` and inject its agents' skills.
 
@@ -273,7 +301,9 @@ def learning_hooks(
     prompt prefix comes before the skill. An agent's skills are those whose ``agent`` is
     the task's name.
     """
-    recorder = _Recorder(skill_store, trace_store, workflow, config, inner or WorkflowHooks())
+    recorder = _Recorder(
+        skill_store, trace_store, workflow, config, inner or WorkflowHooks(), reflect
+    )
     base = inner or WorkflowHooks()
     return dataclasses.replace(
         base,
@@ -295,6 +325,7 @@ def with_learning(
     skill_store: SkillStore,
     trace_store: TraceStore,
     config: LearningConfig = DEFAULT_CONFIG,
+    reflect: Reflect | None = None,
 ) -> WorkflowDef:
     """The same workflow with learning hooks composed after its own hooks."""
     hooks = learning_hooks(
@@ -303,5 +334,6 @@ def with_learning(
         workflow=workflow,
         config=config,
         inner=workflow.hooks,
+        reflect=reflect,
     )
     return workflow.with_hooks(hooks)
