@@ -22,6 +22,7 @@ from ageflow.learning.evaluation import (
     evaluation_workflow,
     run_evaluation,
 )
+from ageflow.learning.feedback import record_feedback
 from ageflow.learning.hooks import (
     Reflect,
     learning_hooks,
@@ -104,6 +105,7 @@ __all__ = [
     "needs_rewrite",
     "pick_skill",
     "promotion_workflow",
+    "record_feedback",
     "reflection_summary",
     "reflection_workflow",
     "run_evaluation",
