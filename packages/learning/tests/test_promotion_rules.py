@@ -159,6 +159,15 @@ async def test_evaluation_judges_a_task_over_what_its_output_reached() -> None:
     flat = await run_evaluation(skill_store=skills2, trace_store=traces)
     assert flat.results[0].mean_score_delta == 0.0
 
+    # Traces that carry their DAG (the hooks record it) are judged on it without ``dag``.
+    recorded = InMemoryTraceStore()
+    for trace in await traces.traces():
+        await recorded.save_trace(trace.model_copy(update={"dependencies": dag["report"]}))
+    skills3 = InMemorySkillStore()
+    await skills3.save(skill)
+    own = await run_evaluation(skill_store=skills3, trace_store=recorded)
+    assert own.results[0].mean_score_delta == pytest.approx(0.25)
+
 
 async def test_drafts_and_retired_skills_are_not_evaluated() -> None:
     skills, traces = InMemorySkillStore(), InMemoryTraceStore()

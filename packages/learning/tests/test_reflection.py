@@ -113,7 +113,24 @@ async def test_a_downstream_failure_blames_the_upstream_agent(
     assert [item["task"] for item in json.loads(blamed_json)] == ["research"]
 
 
-async def test_without_the_dag_nothing_upstream_is_blamed(
+async def test_the_dag_recorded_in_the_trace_is_followed_when_none_is_given(
+    report: WorkflowDef,
+    registry: RunnerRegistry,
+    llm: Any,
+    stores: tuple[InMemorySkillStore, InMemoryTraceStore],
+) -> None:
+    skills, traces = stores
+    await failing_runs(report, registry, skills, traces, count=1)
+    (trace,) = await traces.traces()
+    assert trace.dependencies == {name: node.depends_on for name, node in report.tasks.items()}
+    llm.credit, llm.drafts = CREDIT, DRAFTS
+    summary = await run_reflection(
+        skill_store=skills, trace_store=traces, runner="fake", registry=registry
+    )
+    assert summary.blamed == ["research"]
+
+
+async def test_without_any_dag_nothing_upstream_is_blamed(
     report: WorkflowDef,
     registry: RunnerRegistry,
     runner: ScriptedRunner,
@@ -122,6 +139,9 @@ async def test_without_the_dag_nothing_upstream_is_blamed(
 ) -> None:
     skills, traces = stores
     await failing_runs(report, registry, skills, traces, count=1)
+    # A trace from elsewhere, without the DAG the hooks record.
+    (trace,) = await traces.traces()
+    await traces.save_trace(trace.model_copy(update={"dependencies": None}))
     llm.credit = CREDIT  # no drafts scripted: the drafting agent must not be called
     summary = await run_reflection(
         skill_store=skills, trace_store=traces, runner="fake", registry=registry

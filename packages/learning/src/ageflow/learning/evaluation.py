@@ -24,7 +24,7 @@ from ageflow.core.workflow import WorkflowDef, define_workflow
 from ageflow.executor.executor import WorkflowExecutor
 from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
 from ageflow.learning.models import ExecutionTrace, SkillRecord, SkillStatus, TraceFilter
-from ageflow.learning.outcome import task_outcome
+from ageflow.learning.outcome import dependencies_of, task_outcome
 from ageflow.learning.stores import SkillStore, TraceStore
 
 __all__ = [
@@ -78,14 +78,14 @@ class _Request(BaseModel):
 def compare_skill(
     skill: SkillRecord,
     traces: Sequence[ExecutionTrace],
-    dependencies: Mapping[str, Sequence[str]],
+    dag: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> tuple[float, float, int, int]:
     """(mean delta, improved fraction, runs with, runs without) of ``skill`` over
-    ``traces``."""
+    ``traces``, each judged on its workflow's DAG (``outcome.dependencies_of``)."""
     with_skill: list[float] = []
     without: list[float] = []
     for trace in traces:
-        outcome = task_outcome(trace, skill.agent, dependencies)
+        outcome = task_outcome(trace, skill.agent, dependencies_of(trace, dag))
         if outcome is None:
             continue
         applied = any(
@@ -117,8 +117,7 @@ def evaluation_workflow(
             traces = await trace_store.traces(
                 TraceFilter(workflow_name=skill.workflow, limit=TRACE_SAMPLE)
             )
-            dependencies = (dag or {}).get(skill.workflow or "", {})
-            delta, improved, runs_with, runs_without = compare_skill(skill, traces, dependencies)
+            delta, improved, runs_with, runs_without = compare_skill(skill, traces, dag)
             score = min(1.0, max(0.0, skill.score + SCORE_STEP * delta))
             if score != skill.score:
                 await skill_store.save(skill.model_copy(update={"score": score}))
@@ -155,9 +154,10 @@ async def run_evaluation(
     """Evaluate every candidate and active skill and update its score.
 
     ``dag`` maps a workflow name to its dependencies (task: the tasks it depends on); a
-    skill's runs are judged over the downstream part of its own workflow's DAG, and only
-    on the task itself when its workflow is missing. ``config`` is accepted for the
-    callers' uniformity; the comparison has no thresholds of its own.
+    skill's runs are judged over the downstream part of their own workflow's DAG: the one
+    in ``dag``, else the one the hooks recorded in the trace, else the task alone.
+    ``config`` is accepted for the callers' uniformity; the comparison has no thresholds
+    of its own.
     """
     del config
     workflow = evaluation_workflow(skill_store=skill_store, trace_store=trace_store, dag=dag)

@@ -252,6 +252,7 @@ class _Recorder:
             task_traces=tuple(run.task_traces),
             workflow_input=to_jsonable_python(run.input, fallback=repr),
             workflow_output=to_jsonable_python(output, fallback=repr),
+            dependencies=self.dependencies,
         )
         self.finished_runs += 1
         number = self.finished_runs

@@ -12,6 +12,16 @@ from ageflow.learning.scoring import feedback_signal
 FEEDBACK_WEIGHT = 2.0
 
 
+def dependencies_of(
+    trace: ExecutionTrace, dag: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+) -> Mapping[str, Sequence[str]]:
+    """The DAG of the trace's workflow: from ``dag`` (keyed by workflow name) when it has
+    the workflow, else the one the hooks recorded in the trace, else none."""
+    if dag is not None and trace.workflow_name in dag:
+        return dag[trace.workflow_name]
+    return trace.dependencies or {}
+
+
 def task_successes(trace: ExecutionTrace) -> dict[str, bool]:
     """Each task that ran in the trace, and whether every run of it succeeded (a task in a
     loop appears once per iteration)."""

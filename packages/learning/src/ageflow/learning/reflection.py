@@ -43,7 +43,7 @@ from ageflow.executor.executor import WorkflowExecutor
 from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
 from ageflow.learning.dag import downstream_of
 from ageflow.learning.models import ExecutionTrace, SkillRecord, SkillStatus, TraceFilter
-from ageflow.learning.outcome import task_successes
+from ageflow.learning.outcome import dependencies_of, task_successes
 from ageflow.learning.stores import LearningStoreError, SkillStore, TraceStore
 
 __all__ = [
@@ -453,7 +453,8 @@ async def build_reflection_input(
 ) -> ReflectionInput:
     """The input of one reflection: the trace (by id, else the newest one, of
     ``workflow_name`` when given), earlier runs split into seen and held out, the
-    workflow's dependencies from ``dag`` (keyed by workflow name) and its agents' skills.
+    workflow's dependencies (from ``dag``, keyed by workflow name, else those the hooks
+    recorded in the trace) and its agents' skills.
 
     Raises LearningStoreError when there is no such trace.
     """
@@ -474,7 +475,7 @@ async def build_reflection_input(
         if t.id != trace.id
     ][:HISTORY_LIMIT]
     split = -(-len(earlier) * 6 // 10)  # ceil(60 %)
-    dependencies = {t: list(deps) for t, deps in (dag or {}).get(name, {}).items()}
+    dependencies = {t: list(deps) for t, deps in dependencies_of(trace, dag).items()}
     agents = {t.task_name for run in (trace, *earlier) for t in run.task_traces if t.agent_runner}
     skills = [
         skill
