@@ -18,10 +18,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ageflow.core.definitions import define_function
-from ageflow.core.tasks import task
-from ageflow.core.workflow import WorkflowDef, define_workflow
-from ageflow.executor.executor import WorkflowExecutor
+from ageflow.core.workflow import WorkflowDef
+from ageflow.learning._one_step import NoInput, one_step_workflow, run_step
 from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
 from ageflow.learning.models import ExecutionTrace, SkillRecord, SkillStatus, TraceFilter
 from ageflow.learning.outcome import dependencies_of, task_outcome
@@ -71,10 +69,6 @@ class EvaluationSummary(BaseModel):
     results: list[EvaluationResult]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 def compare_skill(
     skill: SkillRecord,
     traces: Sequence[ExecutionTrace],
@@ -109,7 +103,7 @@ def evaluation_workflow(
     """The evaluation as a workflow: one function task, ``evaluate``, whose output is the
     EvaluationSummary."""
 
-    async def evaluate(_: _Request) -> EvaluationSummary:
+    async def evaluate(_: NoInput) -> EvaluationSummary:
         results: list[EvaluationResult] = []
         for skill in await skill_store.list_skills():
             if skill.status not in EVALUATED_STATUSES:
@@ -136,11 +130,12 @@ def evaluation_workflow(
             )
         return EvaluationSummary(skills_evaluated=len(results), results=results)
 
-    fn = define_function(evaluate, input=_Request, output=EvaluationSummary, name="evaluate")
-    return define_workflow(
+    return one_step_workflow(
         name=EVALUATION_WORKFLOW_NAME,
         description="Compare each skill's runs with the runs of its agent without it",
-        tasks={"evaluate": task(fn, input=_Request())},
+        step="evaluate",
+        execute=evaluate,
+        output=EvaluationSummary,
     )
 
 
@@ -161,5 +156,4 @@ async def run_evaluation(
     """
     del config
     workflow = evaluation_workflow(skill_store=skill_store, trace_store=trace_store, dag=dag)
-    result = await WorkflowExecutor(workflow).run()
-    return EvaluationSummary.model_validate(result.outputs["evaluate"])
+    return await run_step(workflow, "evaluate", EvaluationSummary)

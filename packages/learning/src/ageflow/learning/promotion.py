@@ -19,10 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ageflow.core.definitions import define_function
-from ageflow.core.tasks import task
-from ageflow.core.workflow import WorkflowDef, define_workflow
-from ageflow.executor.executor import WorkflowExecutor
+from ageflow.core.workflow import WorkflowDef
+from ageflow.learning._one_step import NoInput, one_step_workflow, run_step
 from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
 from ageflow.learning.models import SkillRecord, SkillStatus
 from ageflow.learning.scoring import needs_rewrite, should_rollback
@@ -58,10 +56,6 @@ class PromotionSummary(BaseModel):
     rollbacks: int
     noops: int
     actions: list[PromotionAction]
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 async def _rollback_active(
@@ -132,7 +126,7 @@ def promotion_workflow(
     """The promotion as a workflow: one function task, ``promote``, whose output is the
     PromotionSummary."""
 
-    async def promote(_: _Request) -> PromotionSummary:
+    async def promote(_: NoInput) -> PromotionSummary:
         actions: list[PromotionAction] = []
         checked = 0
         # Active skills first, so that a skill promoted in this pass is not judged again.
@@ -157,11 +151,12 @@ def promotion_workflow(
             actions=actions,
         )
 
-    fn = define_function(promote, input=_Request, output=PromotionSummary, name="promote")
-    return define_workflow(
+    return one_step_workflow(
         name=PROMOTION_WORKFLOW_NAME,
         description="Activate proven candidates and roll back skills that fell",
-        tasks={"promote": task(fn, input=_Request())},
+        step="promote",
+        execute=promote,
+        output=PromotionSummary,
     )
 
 
@@ -170,5 +165,4 @@ async def run_promotion(
 ) -> PromotionSummary:
     """One promotion and rollback pass over every skill (see the module's rules)."""
     workflow = promotion_workflow(skill_store=skill_store, config=config)
-    result = await WorkflowExecutor(workflow).run()
-    return PromotionSummary.model_validate(result.outputs["promote"])
+    return await run_step(workflow, "promote", PromotionSummary)
