@@ -6,8 +6,16 @@ from typing import Any
 
 import anyio
 import pytest
+from pydantic import BaseModel
 
-from ageflow.core import RunnerRegistry, WorkflowHooks
+from ageflow.core import (
+    RetryConfig,
+    RunnerRegistry,
+    WorkflowHooks,
+    define_agent,
+    define_workflow,
+    task,
+)
 from ageflow.core.workflow import WorkflowDef
 from ageflow.executor import WorkflowExecutor
 from ageflow.learning import (
@@ -28,6 +36,11 @@ from ageflow.learning import (
 from ageflow.testing.scripted_runner import ScriptedRunner
 
 pytestmark = pytest.mark.anyio
+
+
+class Answer(BaseModel):
+    text: str
+
 
 # What the fake research agent needs in its system prompt to cite sources (conftest).
 CITE_SKILL = "Cite every source you used, by its id."
@@ -63,6 +76,7 @@ async def test_every_run_is_traced_failed_ones_too(
     assert "Research " in research.prompt and research.skills_applied == ()
     assert (research.tokens_in, research.tokens_out) == (10, 20)
     assert research.spawn_args is not None and research.spawn_args["task_name"] == "research"
+    assert research.spawn_args["prompt"].startswith("Research ")
     assert research.spawn_result is not None and research.spawn_result["tokens_out"] == 20
     publish = by_task["publish"]
     assert not publish.success and publish.agent_runner == ""
@@ -259,3 +273,27 @@ async def test_a_failing_reflection_does_not_fail_the_run(
     learning = with_learning(report, skill_store=skills, trace_store=traces, reflect=reflect)
     assert await run(learning, registry, "a") is None
     assert len(await traces.traces()) == 1
+
+
+async def test_mcp_server_settings_stay_out_of_the_trace(
+    runner: ScriptedRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_TOKEN", "s3cret-value")
+    answer = define_agent(
+        runner="fake", input=str, output=Answer, prompt=lambda _: "hi", retry=RetryConfig(max=1)
+    )
+    workflow = define_workflow(
+        name="tools",
+        tasks={"ask": task(answer)},
+        mcp_servers=[{"name": "db", "command": "db-mcp", "env": {"TOKEN": "${env:DB_TOKEN}"}}],
+    )
+    runner.respond = lambda args: '{"text": "ok"}'
+    traces = InMemoryTraceStore()
+    learning = with_learning(workflow, skill_store=InMemorySkillStore(), trace_store=traces)
+    await WorkflowExecutor(learning, registry=RunnerRegistry({"fake": runner})).run("q")
+    (call,) = runner.calls
+    assert call.mcp_servers and call.mcp_servers[0].env == {"TOKEN": "s3cret-value"}
+    (trace,) = await traces.traces()
+    assert "s3cret-value" not in trace.model_dump_json()
+    assert trace.task_traces[0].spawn_args is not None
+    assert trace.task_traces[0].spawn_args["prompt"] == "hi"

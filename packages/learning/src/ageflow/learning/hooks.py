@@ -7,7 +7,8 @@ these hooks composed after its own. For each run they:
   runs than ``min_runs_before_rollback``) when there is one, else its active skill; its
   text goes before the system prompt of every attempt;
 - record a ``TaskTrace`` for every task that finishes or fails (prompt sent, output,
-  tokens, retries, the skill applied, the runner's spawn arguments and result);
+  tokens, retries, the skill applied, the runner's spawn arguments and result; the
+  arguments without MCP server settings and environment, which may hold credentials);
 - when the run ends, whether it completed or failed, save its ``ExecutionTrace`` and
   score each skill it applied on the task's outcome (the task and what its output reached
   downstream), counting one more run for it;
@@ -106,10 +107,17 @@ async def pick_skill(
     return None
 
 
+# Spawn argument fields a trace leaves out: MCP server settings and the agent's
+# environment may carry credentials (expanded from the process environment), and inline
+# tools are callables.
+_UNTRACED = ("mcp_servers", "mcps", "env", "inline_tools")
+
+
 def _plain(value: Any) -> dict[str, Any]:
-    """Spawn arguments or result as JSON-able data (inline tools' callables dropped)."""
+    """Spawn arguments or result as JSON-able data, without the fields in _UNTRACED."""
     data = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    data.pop("inline_tools", None)
+    for name in _UNTRACED:
+        data.pop(name, None)
     jsonable = to_jsonable_python(data, fallback=repr)
     assert isinstance(jsonable, dict)
     return {key: item for key, item in jsonable.items() if item is not None}
