@@ -21,6 +21,7 @@ from ageflow.learning import (
     with_learning,
 )
 from ageflow.learning.reflection import build_reflection_input, gather_evidence
+from ageflow.server import create_runner
 from ageflow.testing.scripted_runner import ScriptedRunner
 
 pytestmark = pytest.mark.anyio
@@ -223,3 +224,22 @@ async def test_no_trace_to_reflect_on(
         await run_reflection(
             skill_store=skills, trace_store=traces, trace_id="nope", registry=registry
         )
+
+
+async def test_reflection_runs_on_the_server_runner(
+    report: WorkflowDef,
+    registry: RunnerRegistry,
+    llm: Any,
+    report_dag: Any,
+    stores: tuple[InMemorySkillStore, InMemoryTraceStore],
+) -> None:
+    skills, traces = stores
+    await failing_runs(report, registry, skills, traces, count=2)
+    llm.credit, llm.drafts = CREDIT, DRAFTS
+    async with create_runner(registry=registry) as server:
+        summary = await run_reflection(
+            skill_store=skills, trace_store=traces, runner="fake", dag=report_dag, run=server.run
+        )
+        (handle,) = await server.list()
+    assert handle.state == "done" and handle.workflow_name == "__ageflow_reflection"
+    assert summary.blamed == ["research"] and len(summary.skill_ids) == 1
