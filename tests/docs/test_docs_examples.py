@@ -25,6 +25,7 @@ RUNNABLE_PAGES = [
     "durability.md",
     "runners.md",
     "mcp.md",
+    "learning.md",
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SKIP_MARK = "<!-- docs-test: skip"

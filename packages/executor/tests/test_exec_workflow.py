@@ -209,6 +209,41 @@ async def test_hooks_receive_runner_metrics_and_outputs(registry: RunnerRegistry
     assert (totals.task_count, totals.total_tokens_in, totals.total_tokens_out) == (1, 10, 20)
 
 
+async def test_on_workflow_error_sees_the_failure_and_complete_does_not_fire(
+    registry: RunnerRegistry, runner: ScriptedRunner
+) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def respond(args: RunnerSpawnArgs) -> str:
+        return "not json" if args.task_name == "b" else json.dumps({"answer": "ok"})
+
+    runner.respond = respond
+    hooks = WorkflowHooks(
+        on_task_error=lambda name, exc, attempt: seen.append(("task", name)),
+        on_workflow_error=lambda exc: seen.append(("workflow", exc)),
+        on_workflow_complete=lambda outputs, metrics: seen.append(("complete", outputs)),
+    )
+    events, error = await drain(WorkflowExecutor(chain(hooks), registry=registry), Text(text="x"))
+    assert isinstance(error, NodeMaxRetriesError)
+    assert seen == [("task", "b"), ("workflow", error)]
+    assert events[-1].type == "workflow:error"
+
+
+async def test_a_raising_on_workflow_error_does_not_hide_the_run_error(
+    registry: RunnerRegistry, runner: ScriptedRunner
+) -> None:
+    runner.respond = lambda args: "not json"
+
+    def broken(exc: BaseException) -> None:
+        raise RuntimeError("hook bug")
+
+    workflow = chain(WorkflowHooks(on_workflow_error=broken))
+    with pytest.warns(RuntimeWarning, match="on_workflow_error raised"):
+        events, error = await drain(WorkflowExecutor(workflow, registry=registry), Text(text="x"))
+    assert isinstance(error, NodeMaxRetriesError)
+    assert events[-1].type == "workflow:error"
+
+
 async def test_two_agent_tasks_sum_tokens(registry: RunnerRegistry) -> None:
     result = await WorkflowExecutor(chain(), registry=registry).run(Text(text="x"))
     metrics = result.metrics

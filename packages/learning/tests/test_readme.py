@@ -10,9 +10,23 @@ from pathlib import Path
 README = Path(__file__).parent.parent / "README.md"
 
 
-def test_readme_example_runs() -> None:
-    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
+def run_example(number: int) -> list[str]:
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[number]
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert done.stdout.splitlines() == ["1", "Cite a source for every figure.", "0.65"]
+    return done.stdout.splitlines()
+
+
+def test_readme_example_runs() -> None:
+    assert run_example(0) == ["1", "Cite a source for every figure.", "0.65"]
+
+
+def test_readme_learning_example_learns_and_promotes_a_skill() -> None:
+    assert run_example(1) == [
+        "failed failed",
+        "['research']",
+        "ok ok ok",
+        "['promote']",
+        "Cite the source of every fact.",
+    ]

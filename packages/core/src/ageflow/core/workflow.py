@@ -62,6 +62,9 @@ class WorkflowHooks:
     get_system_prompt_prefix: Callable[[str], Awaitable[str | None] | str | None] | None = None
     on_task_spawn_args: Callable[[str, RunnerSpawnArgs], Awaitable[None] | None] | None = None
     on_task_spawn_result: Callable[[str, RunnerSpawnResult], Awaitable[None] | None] | None = None
+    # Beyond the original: a run that ends in an error (a task failed for good, the
+    # budget halted it, it was aborted) reports it here; on_workflow_complete does not fire.
+    on_workflow_error: Callable[[BaseException], Awaitable[None] | None] | None = None
 
 
 @dataclass(frozen=True, eq=False)

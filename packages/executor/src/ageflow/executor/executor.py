@@ -26,7 +26,7 @@ from ageflow.core.registry import RunnerRegistry, default_registry
 from ageflow.core.runner import RunnerOverride
 from ageflow.core.workflow import WorkflowDef
 from ageflow.executor.budget import BudgetTracker
-from ageflow.executor.callbacks import call_hook
+from ageflow.executor.callbacks import call_best_effort, call_hook
 from ageflow.executor.engine import CheckpointHandler, RunEnv, run_task_map
 from ageflow.executor.errors import WorkflowAbortedError
 from ageflow.executor.hitl import HITLManager
@@ -347,6 +347,7 @@ class EventStream:
                     self._fail(WorkflowAbortedError(), fields)
                     raise
             except Exception as exc:
+                await call_best_effort("on_workflow_error", workflow.hooks.on_workflow_error, exc)
                 self._fail(exc, fields)
                 return
             result = WorkflowResult(outputs=outputs, metrics=metrics)

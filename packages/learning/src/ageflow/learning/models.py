@@ -73,6 +73,9 @@ class ExecutionTrace(_Record):
     workflow_input: Any = None
     workflow_output: Any = None
     feedback: tuple[Feedback, ...] = ()
+    # The workflow's DAG (task: the tasks it depends on), when the learning hooks recorded
+    # it, so credit assignment can follow it without being handed the workflow again.
+    dependencies: dict[str, tuple[str, ...]] | None = None
 
 
 class SkillStatus(StrEnum):

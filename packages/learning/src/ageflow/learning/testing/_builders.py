@@ -75,6 +75,7 @@ def rich_trace(**fields: Any) -> ExecutionTrace:
         "workflow_input": {"topic": "q3", "depth": [1, 2, {"deep": None}]},
         "workflow_output": ["a", 1, 2.5, True],
         "feedback": (Feedback(rating="mixed", source="ci", comment="flaky", at=at(5)),),
+        "dependencies": {"research": (), "write": ("research",)},
     }
     values.update(fields)
     return ExecutionTrace(**values)
