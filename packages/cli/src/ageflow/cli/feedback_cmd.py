@@ -13,7 +13,7 @@ import typer
 from ageflow.cli.errors import CliError
 from ageflow.cli.learn_store import DEFAULT_LEARNING_DB, LearningDb, with_learning_db
 from ageflow.cli.output import print_json
-from ageflow.learning import ExecutionTrace, Feedback
+from ageflow.learning import ExecutionTrace, Feedback, UnknownTraceError
 from ageflow.learning_sqlite import LearningDatabase
 
 RATINGS: tuple[str, ...] = get_args(Feedback.model_fields["rating"].annotation)
@@ -51,9 +51,10 @@ def feedback(
     given = Feedback.model_validate({"rating": rating, "source": source, "comment": comment})
 
     async def add(store: LearningDatabase) -> ExecutionTrace:
-        if await store.traces.get_trace(trace_id) is None:
-            raise CliError(f'no trace "{trace_id}" in {db}')
-        return await store.traces.add_feedback(trace_id, given)
+        try:
+            return await store.traces.add_feedback(trace_id, given)
+        except UnknownTraceError:
+            raise CliError(f'no trace "{trace_id}" in {db}') from None
 
     trace = with_learning_db(db, add)
     if as_json:
