@@ -457,3 +457,18 @@ def test_export_into_a_path_that_is_a_file_is_one_line(tmp_path: Path, store: Pa
     result = ageflow(tmp_path, "learn", "export", "-o", str(blocker), "--db", str(store))
     assert_one_line_failure(result, f'cannot write skills to "{blocker}"')
     assert blocker.read_text(encoding="utf-8") == "mine"
+
+
+def test_export_never_writes_two_skills_to_one_file(tmp_path: Path) -> None:
+    db = tmp_path / "learning.db"
+    one = SkillRecord(id="writer-cite-a", name="cite", content="A.", agent="writer")
+    two = one.model_copy(update={"id": "writer-cite-b", "content": "B."})
+    seed(db, one, two)
+    result = ageflow(tmp_path, "learn", "export", "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    files = {f["id"]: Path(f["path"]).name for f in json.loads(result.stdout)["files"]}
+    assert files == {
+        "writer-cite-a": "cite-v0-writer-c.skill.md",
+        "writer-cite-b": "cite-v0-writer-cite-b.skill.md",
+    }
+    assert len(list((tmp_path / "skills").iterdir())) == 2

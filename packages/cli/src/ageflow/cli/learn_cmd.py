@@ -20,7 +20,7 @@ from ageflow.cli.errors import CliError
 from ageflow.cli.learn_store import DEFAULT_LEARNING_DB, LearningDb, with_learning_db
 from ageflow.cli.output import listing_table, print_json, stdout_console
 from ageflow.cli.params import command_group
-from ageflow.cli.skill_file import SkillFileError, file_name, parse, render
+from ageflow.cli.skill_file import SkillFileError, file_names, parse, render
 from ageflow.learning import SkillRecord, SkillStatus
 from ageflow.learning_sqlite import LearningDatabase
 
@@ -124,7 +124,10 @@ def export(
     directory = out.resolve()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        written = [(s, _write_atomically(directory / file_name(s), render(s))) for s in skills]
+        written = [
+            (s, _write_atomically(directory / name, render(s)))
+            for s, name in zip(skills, file_names(skills), strict=True)
+        ]
     except OSError as exc:
         raise CliError(f'cannot write skills to "{out}": {exc.strerror or exc}') from exc
     if as_json:

@@ -15,14 +15,15 @@ Every field of ``SkillRecord`` except ``content`` is a ``key: value`` line of th
 the rest of the file, byte for byte, is the content. Values are written as JSON (so a
 string keeps its colons, quotes and newlines, and the block stays valid YAML); when
 reading, a value that is not JSON is taken as plain text, so a hand-written
-``name: cite-sources`` works. The original's camelCase keys (``targetAgent``,
-``runCount``, ...) are read as well.
+``name: cite-sources`` works (and a text field keeps ``name: 2024`` as text). The
+original's camelCase keys (``targetAgent``, ``runCount``, ...) are read as well.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,28 +43,62 @@ _ORIGINAL_KEYS = {
     "createdAt": "created_at",
 }
 _FIELDS = tuple(name for name in SkillRecord.model_fields if name != "content")
+_TEXT_FIELDS = frozenset({"id", "name", "description", "agent", "workflow", "parent_id"})
 
 
 class SkillFileError(ValueError):
     """The text is not a valid ``.skill.md``; the message says where and why."""
 
 
-def file_name(skill: SkillRecord) -> str:
-    """``<name>-v<version>-<id prefix>.skill.md``, with only letters, digits, ``-`` and ``_``."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", skill.name) or "skill"
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", skill.id[:8])
-    return f"{name}-v{skill.version}-{prefix}{SUFFIX}"
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)
+
+
+def file_names(skills: Sequence[SkillRecord]) -> list[str]:
+    """A distinct file name for each skill: ``<name>-v<version>-<id prefix>.skill.md``.
+
+    Only letters, digits, ``-`` and ``_`` are kept. Two skills whose names would be the
+    same (ids that share their first 8 characters) get the whole id instead, and then a
+    counter if even that is the same, so that no file of an export overwrites another.
+    """
+    names: list[str] = []
+    taken: set[str] = set()
+    for skill in skills:
+        stem = f"{_safe(skill.name) or 'skill'}-v{skill.version}"
+        candidate = f"{stem}-{_safe(skill.id[:8])}{SUFFIX}"
+        if candidate in taken:
+            candidate = f"{stem}-{_safe(skill.id)}{SUFFIX}"
+        count = 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{stem}-{_safe(skill.id)}-{count}{SUFFIX}"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+# Characters some readers (YAML, str.splitlines) take as line ends; JSON leaves them raw.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
+    return text
 
 
 def render(skill: SkillRecord) -> str:
     data = skill.model_dump(mode="json")
-    lines = [f"{key}: {json.dumps(data[key], ensure_ascii=False)}" for key in _FIELDS]
+    lines = [f"{key}: {_json(data[key])}" for key in _FIELDS]
     return "\n".join([FENCE, *lines, FENCE, ""]) + skill.content
 
 
 def parse(text: str) -> SkillRecord:
     """The skill in ``text``; SkillFileError when the block or a field is wrong."""
-    lines = text.splitlines(keepends=True)
+    # Lines end at "\n" only (a "\r" before it is dropped from the block's lines): the
+    # content after the block is kept exactly as it is.
+    lines = re.findall(r"[^\n]*\n|[^\n]+\Z", text)
     if not lines or lines[0].rstrip("\r\n") != FENCE:
         raise SkillFileError(f"the file does not start with a {FENCE} front-matter line")
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r\n") == FENCE), None)
@@ -84,7 +119,10 @@ def parse(text: str) -> SkillRecord:
             )
         if key in fields:
             raise SkillFileError(f"line {number}: {key!r} is given twice")
-        fields[key] = _value(raw.strip(), number)
+        value = _value(raw.strip(), number)
+        if key in _TEXT_FIELDS and not isinstance(value, str | None):
+            value = raw.strip()  # `name: 2024` is the text "2024", not a number
+        fields[key] = value
     fields["content"] = "".join(lines[end + 1 :])
     try:
         return SkillRecord.model_validate(fields)
