@@ -50,8 +50,8 @@ def with_learning_db(
             await anyio.to_thread.run_sync(refuse_foreign_file, path)
         elif not create:
             raise CliError(
-                f'no learning store at "{path}" (the learning hooks of a workflow run create '
-                "it; pick another with --db)"
+                f'no learning store at "{path}" (runs with the learning hooks and '
+                "`ageflow learn import` create one; pick another with --db)"
             )
         try:
             async with LearningDatabase(path) as db:
