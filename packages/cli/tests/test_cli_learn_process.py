@@ -472,3 +472,20 @@ def test_export_never_writes_two_skills_to_one_file(tmp_path: Path) -> None:
         "writer-cite-b": "cite-v0-writer-cite-b.skill.md",
     }
     assert len(list((tmp_path / "skills").iterdir())) == 2
+
+
+def test_a_store_another_process_keeps_locked_fails_in_one_line_and_loses_nothing(
+    tmp_path: Path, store: Path
+) -> None:
+    holder = sqlite3.connect(store, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held past the busy timeout
+        result = ageflow(tmp_path, "feedback", TRACE.id, "--rating", "mixed", "--db", str(store))
+        assert_one_line_failure(result, "database is locked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    trace = stored_trace(store, TRACE.id)
+    assert trace is not None and trace.feedback == ()
+    again = ageflow(tmp_path, "feedback", TRACE.id, "--rating", "mixed", "--db", str(store))
+    assert again.returncode == 0, again.stderr
