@@ -15,7 +15,16 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from ageflow.cli import dry_run_cmd, init_cmd, jobs_cmd, mcp_serve, run_cmd, validate_cmd
+from ageflow.cli import (
+    dry_run_cmd,
+    feedback_cmd,
+    init_cmd,
+    jobs_cmd,
+    learn_cmd,
+    mcp_serve,
+    run_cmd,
+    validate_cmd,
+)
 from ageflow.cli.errors import CliError, one_line, sole_error
 from ageflow.cli.version import cli_version
 
@@ -87,7 +96,7 @@ def _fail(exc: BaseException, code: int, path: str, message: str | None = None) 
 app = typer.Typer(
     cls=OneLineErrors,
     name="ageflow",
-    help="Run, validate and scaffold ageflow workflows, serve them over MCP, manage jobs.",
+    help="Run, validate and scaffold workflows, serve them over MCP, manage jobs and skills.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -113,7 +122,7 @@ def _root(
         bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
     ] = False,
 ) -> None:
-    """Run, validate and scaffold ageflow workflows, serve them over MCP, manage jobs."""
+    """Run, validate and scaffold ageflow workflows, serve them over MCP, manage jobs and skills."""
     if debug:
         settings.debug = True
 
@@ -124,6 +133,8 @@ dry_run_cmd.register(app)
 init_cmd.register(app)
 mcp_serve.register(app)
 jobs_cmd.register(app)
+learn_cmd.register(app)
+feedback_cmd.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -15,9 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ageflow.cli.errors import CliError, UsageError
 from ageflow.cli.jobs_actions import cancel_job, refuse_if_owned, resume_job
@@ -30,12 +28,13 @@ from ageflow.cli.jobs_store import (
     open_job_db,
 )
 from ageflow.cli.loading import load_workflow
+from ageflow.cli.output import listing_table, print_json, stdout_console
+from ageflow.cli.params import command_group
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
 from ageflow.server import RunRecord, RunStore
 
 T = TypeVar("T")
-PIPED_WIDTH = 240
 
 JobDb = Annotated[
     str,
@@ -57,14 +56,6 @@ def _with_store(db: str, action: Callable[[RunStore], Awaitable[T]]) -> T:
     return anyio.run(main)
 
 
-def _out() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or redirected: one line per job, for grep and friends.
-        console.width = max(console.width, PIPED_WIDTH)
-    return console
-
-
 def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
@@ -84,10 +75,6 @@ def _record_json(record: RunRecord) -> dict[str, Any]:
     data["leaseUntil"] = record.lease_until
     data["ownerLive"] = live_owner(record) is not None
     return data
-
-
-def _print_json(document: Any) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -114,13 +101,13 @@ def list_jobs(
 
     records = _with_store(job_db, read)
     if as_json:
-        _print_json([_record_json(record) for record in records])
+        print_json([_record_json(record) for record in records])
         return
-    out = _out()
+    out = stdout_console()
     if not records:
         out.print(f"No jobs in {escape(job_db)}.")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = listing_table()
     table.add_column("ID", no_wrap=True, min_width=36)
     table.add_column("WORKFLOW")
     table.add_column("STATE", no_wrap=True)
@@ -160,9 +147,9 @@ def show_job(job_id: JobId, job_db: JobDb = DEFAULT_JOB_DB, as_json: AsJson = Fa
 
     record, job_input, steps = _with_store(job_db, read)
     if as_json:
-        _print_json({**_record_json(record), "input": job_input, "steps": steps})
+        print_json({**_record_json(record), "input": job_input, "steps": steps})
         return
-    out = _out()
+    out = stdout_console()
 
     def field(name: str, value: str) -> None:
         out.print(f"[bold]{name + ':':<20}[/bold]{escape(value)}")
@@ -333,12 +320,8 @@ def prune(
 
 
 def register(app: typer.Typer) -> None:
-    jobs = typer.Typer(
-        name="jobs",
-        help="Inspect and act on durable jobs (the job file of `mcp serve --async`).",
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
+    jobs = command_group(
+        "jobs", "Inspect and act on durable jobs (the job file of `mcp serve --async`)."
     )
     jobs.command("list")(list_jobs)
     jobs.command("show")(show_job)

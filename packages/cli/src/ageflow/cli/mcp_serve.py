@@ -21,6 +21,7 @@ import typer
 from ageflow.cli.errors import CliError, one_line, sole_error
 from ageflow.cli.loading import load_workflow
 from ageflow.cli.mcp_serve_args import NOT_GIVEN, McpServeArgs, parse_mcp_serve_args
+from ageflow.cli.params import command_group
 from ageflow.cli.signals import until_signal
 
 if TYPE_CHECKING:
@@ -164,13 +165,7 @@ serve.__doc__ = HELP
 
 
 def register(app: typer.Typer) -> None:
-    mcp = typer.Typer(
-        name="mcp",
-        help="Serve workflows over the Model Context Protocol.",
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
-    )
+    mcp = command_group("mcp", "Serve workflows over the Model Context Protocol.")
     mcp.command(
         "serve",
         options_metavar="WORKFLOW [FLAGS]",

@@ -14,3 +14,11 @@ WorkflowSpec = Annotated[
         show_default=False,
     ),
 ]
+
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A group of subcommands (``ageflow <name> ...``), configured like the root: a bare
+    ``ageflow <name>`` shows its help, no shell completion, plain-text help."""
+    return typer.Typer(
+        name=name, help=help, no_args_is_help=True, add_completion=False, rich_markup_mode=None
+    )
