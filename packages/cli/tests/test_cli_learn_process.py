@@ -7,63 +7,21 @@ installed ``ageflow`` script.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
-import anyio
 import pytest
+from learn_process import (
+    ageflow,
+    assert_one_line_failure,
+    seed,
+    stored_skills,
+    stored_trace,
+)
 
 from ageflow.learning import ExecutionTrace, SkillRecord, SkillStatus, TaskTrace
-from ageflow.learning_sqlite import SCHEMA_VERSION, LearningDatabase
-
-AGEFLOW = str(Path(sys.executable).parent / "ageflow")
-T = TypeVar("T")
-
-
-def ageflow(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    env.pop("AGEFLOW_DEBUG", None)
-    return subprocess.run(
-        [AGEFLOW, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def on_store(path: Path, action: Callable[[LearningDatabase], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with LearningDatabase(path) as db:
-            return await action(db)
-
-    return anyio.run(main)
-
-
-def seed(path: Path, *skills: SkillRecord, traces: tuple[ExecutionTrace, ...] = ()) -> None:
-    async def save(db: LearningDatabase) -> None:
-        for skill in skills:
-            await db.skills.save(skill)
-        for trace in traces:
-            await db.traces.save_trace(trace)
-
-    on_store(path, save)
-
-
-def stored_skills(path: Path) -> list[SkillRecord]:
-    async def read(db: LearningDatabase) -> list[SkillRecord]:
-        return list(await db.skills.list_skills())
-
-    return on_store(path, read)
-
-
-def stored_trace(path: Path, trace_id: str) -> ExecutionTrace | None:
-    async def read(db: LearningDatabase) -> ExecutionTrace | None:
-        return await db.traces.get_trace(trace_id)
-
-    return on_store(path, read)
+from ageflow.learning_sqlite import SCHEMA_VERSION
 
 
 def at(minute: int) -> datetime:
@@ -144,17 +102,6 @@ def store(tmp_path: Path) -> Path:
     path = tmp_path / "learning.db"
     seed(path, *ALL, traces=(TRACE,))
     return path
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("ageflow: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # -- status ------------------------------------------------------------------------------------

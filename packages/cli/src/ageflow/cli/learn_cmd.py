@@ -1,8 +1,8 @@
-"""``ageflow learn status|export|import``: the skills in a learning store.
+"""``ageflow learn status|export|import``: the skills in a learning store; ``evaluate`` and
+``promote`` are in learn_cycle_cmd.py.
 
 Every subcommand works on one store file (``--db``, default ``./ageflow-learning.db``)
-through ``with_learning_db``; a subcommand that runs one of the skill layer's workflows
-on the store is a function of the same shape, registered in ``register``.
+through ``with_learning_db``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from ageflow.cli.errors import CliError
+from ageflow.cli.learn_cycle_cmd import evaluate, promote
 from ageflow.cli.learn_store import DEFAULT_LEARNING_DB, LearningDb, with_learning_db
 from ageflow.cli.output import listing_table, print_json, stdout_console
 from ageflow.cli.params import command_group
@@ -204,8 +205,12 @@ def import_skill(
 
 
 def register(app: typer.Typer) -> None:
-    learn = command_group("learn", "Manage learned skills: their status, export and import.")
+    learn = command_group(
+        "learn", "Manage learned skills: status, evaluation, promotion, export and import."
+    )
     learn.command("status")(status)
+    learn.command("evaluate")(evaluate)
+    learn.command("promote")(promote)
     learn.command("export")(export)
     learn.command("import")(import_skill)
     app.add_typer(learn)
