@@ -11,9 +11,9 @@ so a test counts how often each step ran, across processes.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
+import anyio
 from pydantic import BaseModel
 
 from ageflow.core import Checkpoint, define_function, define_workflow, task
@@ -41,10 +41,10 @@ def prepare(order: Order) -> Order:
     return Order(name=order.name.upper(), fail=order.fail, hold=order.hold)
 
 
-def work(order: Order) -> Greeting:
+async def work(order: Order) -> Greeting:
     mark("work")
     while order.hold and not (MARKERS / "release").exists():
-        time.sleep(0.02)  # a sync function step runs on a worker thread
+        await anyio.sleep(0.02)
     if order.fail:
         raise RuntimeError(f"work failed for {order.name}")
     return Greeting(greeting=f"done for {order.name}")
