@@ -79,6 +79,20 @@ async def task_request(session: ClientSession, method: str, **params: Any) -> di
     return answer
 
 
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
+}
+
+
+async def raw_request(session: ClientSession, method: str, params: Any) -> dict[str, Any]:
+    """Any params, as they are (the typed helpers only send well-formed ones), with the
+    2026-07-28 envelope declaring the extension."""
+    with_meta = {**params, "_meta": ENVELOPE} if isinstance(params, dict) else params
+    answer: dict[str, Any] = await session._dispatcher.send_raw_request(method, with_meta, {})
+    return answer
+
+
 async def wait_for_status(session: ClientSession, task_id: str, status: str) -> dict[str, Any]:
     with anyio.fail_after(DEADLINE_S):
         while True:
