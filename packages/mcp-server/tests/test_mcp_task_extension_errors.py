@@ -108,10 +108,12 @@ async def test_a_task_belongs_to_its_principal_not_its_session(tmp_path: Path) -
             ok = await http.post(url, json=body, headers={**headers, "Mcp-Name": task.task_id})
             assert ok.status_code == 200 and ok.json()["result"]["status"] == "completed"
     # Another token, and the stdio principal, are told the task does not exist.
-    async with http_server(db, env, "--auth-bearer", "token-b") as (url, _):
-        async with http_client(url, [TasksClient()], token="token-b") as other:
-            error = await rpc_error(task_request(other.session, "tasks/get", taskId=task.task_id))
-            assert error.code == -32602
+    async with (
+        http_server(db, env, "--auth-bearer", "token-b") as (url, _),
+        http_client(url, [TasksClient()], token="token-b") as other,
+    ):
+        error = await rpc_error(task_request(other.session, "tasks/get", taskId=task.task_id))
+        assert error.code == -32602
     async with stdio_client(db, env, [TasksClient()]) as local:
         error = await rpc_error(task_request(local.session, "tasks/cancel", taskId=task.task_id))
         assert error.code == -32602
