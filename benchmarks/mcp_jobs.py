@@ -7,7 +7,10 @@ store (the default), with the in-memory store, and on PostgreSQL (a server this 
 starts on 127.0.0.1) with one server process and with two sharing the job store, each job
 started on one and polled and fetched through the other; and on SQLite again as MCP Tasks
 (**ageflow-sqlite-tasks**: a task-augmented ``tools/call``, ``tasks/get`` until
-``completed``, then ``tasks/result``, the same three round trips); the floor is the SDK's low-level
+``completed``, then ``tasks/result``, the same three round trips) and as tasks of the final
+Tasks extension (**ageflow-sqlite-ext-tasks**, protocol 2026-07-28: a ``tools/call`` that
+declares ``io.modelcontextprotocol/tasks``, then ``tasks/get`` until ``completed``, whose
+answer carries the result: two kinds of round trip); the floor is the SDK's low-level
 ``Server`` with three dict-backed tools of the same names and shapes, no ageflow at all.
 
 Measured: the time of one lifecycle run sequentially (median and p95 over ``--jobs`` jobs
@@ -53,9 +56,16 @@ SERVERS = (
     "ageflow-memory",
     "ageflow-sqlite",
     "ageflow-sqlite-tasks",
+    "ageflow-sqlite-ext-tasks",
     "ageflow-postgres",
     "ageflow-postgres-x2",
 )
+SQLITE = ("ageflow-sqlite", "ageflow-sqlite-tasks", "ageflow-sqlite-ext-tasks")
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+ENVELOPE = {  # the 2026-07-28 per-request envelope, declaring the Tasks extension
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS_EXTENSION: {}}},
+}
 POSTGRES = ("ageflow-postgres", "ageflow-postgres-x2")
 TARGET_RATIO = 1.3
 POLL_PAUSE_S = 0.001  # between status polls of a job that is not done yet
@@ -225,6 +235,34 @@ async def task_lifecycle(client: Any, text: str, observer: Any = None) -> int:
     return polls
 
 
+async def ext_task_lifecycle(client: Any, text: str, observer: Any = None) -> int:
+    """One task of the Tasks extension from creation to its inlined result; returns how
+    many ``tasks/get`` polls it took."""
+    # The claimed CreateTaskResult comes back as it is through the session's dispatcher,
+    # with the envelope the SDK's session would stamp on the request.
+    dispatcher = client.session._dispatcher
+    params = {"name": WORKFLOW, "arguments": {"text": text}, "_meta": ENVELOPE}
+    created = await dispatcher.send_raw_request("tools/call", params, {})
+    assert created["resultType"] == "task", created
+    task = {"taskId": created["taskId"], "_meta": ENVELOPE}
+    polls = 0
+    while True:
+        polls += 1
+        status = await dispatcher.send_raw_request("tasks/get", task, {})
+        if status["status"] == "completed":
+            break
+        assert status["status"] == "working", status
+        await anyio.sleep(POLL_PAUSE_S)
+    assert status["result"]["structuredContent"] == {"text": text}, status
+    return polls
+
+
+LIFECYCLES = {
+    "ageflow-sqlite-tasks": task_lifecycle,
+    "ageflow-sqlite-ext-tasks": ext_task_lifecycle,
+}
+
+
 class Measured(BaseModel):
     server: str
     median_ms: float
@@ -253,7 +291,7 @@ def server_command(kind: str, job_db: str | None, jobs: int) -> list[str]:
 
 
 def job_db_of(kind: str, directory: Path, postgres_dsn: str | None) -> str | None:
-    if kind in ("ageflow-sqlite", "ageflow-sqlite-tasks"):
+    if kind in SQLITE:
         return str(directory / f"jobs-{uuid.uuid4().hex}.sqlite")
     if kind in POSTGRES:
         assert postgres_dsn is not None
@@ -268,7 +306,9 @@ async def measure(
     command = server_command(kind, job_db, jobs)
     params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(Client(params, mode="legacy"))
+        # The extension's tasks need protocol 2026-07-28 (server/discover); the rest legacy.
+        mode = "2026-07-28" if kind == "ageflow-sqlite-ext-tasks" else "legacy"
+        client = await stack.enter_async_context(Client(params, mode=mode))
         # Two processes on one store: jobs start on the first, are polled on the second.
         observer = (
             await stack.enter_async_context(Client(params, mode="legacy"))
@@ -276,7 +316,7 @@ async def measure(
             else None
         )
         await client.list_tools()
-        lifecycle = task_lifecycle if kind == "ageflow-sqlite-tasks" else job_lifecycle
+        lifecycle = LIFECYCLES.get(kind, job_lifecycle)
         for i in range(warmup):
             await lifecycle(client, f"warm {i}", observer)
         times: list[float] = []
@@ -374,7 +414,7 @@ def serve(kind: str, job_db: str | None, jobs: int) -> None:
     if kind == "floor":
         run = serve_floor
     else:
-        db = job_db if kind in ("ageflow-sqlite", "ageflow-sqlite-tasks", *POSTGRES) else None
+        db = job_db if kind in (*SQLITE, *POSTGRES) else None
 
         async def run() -> None:
             await serve_ageflow(db, jobs)

@@ -26,6 +26,7 @@ def test_mcp_jobs_benchmark_prints_its_table() -> None:
         "ageflow-memory",
         "ageflow-sqlite",
         "ageflow-sqlite-tasks",
+        "ageflow-sqlite-ext-tasks",
         "ageflow-postgres",
         "ageflow-postgres-x2",
     ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import anyio
 import pytest
@@ -46,7 +48,10 @@ def python_blocks(page: str) -> list[str]:
 def test_page_examples_run(page, capsys):
     blocks = python_blocks(page)
     assert blocks, f"{page} has no runnable Python block"
-    namespace: dict[str, object] = {"__name__": f"docs_{page.removesuffix('.md')}"}
+    # A real module, so that pydantic can resolve the page's models (generics, Literal).
+    module = ModuleType(f"docs_{page.removesuffix('.md')}")
+    sys.modules[module.__name__] = module
+    namespace: dict[str, object] = module.__dict__
     for number, block in enumerate(blocks, start=1):
         code = compile(block, f"{page} (python block {number})", "exec")
         exec(code, namespace)

@@ -137,7 +137,11 @@ async def test_sdk_client_lists_and_calls_tools_without_auth_on_loopback(mode: s
         )
         assert "no authentication" in log
         async with sdk_client(served.url, mode=mode) as client:
-            assert served.transport.session_count == 1
+            if mode == "legacy":
+                assert served.transport.session_count == 1
+            else:  # auto finds protocol 2026-07-28: one self-contained POST per request
+                assert client.protocol_version == "2026-07-28"
+                assert served.transport.session_count == 0
             assert [tool.name for tool in (await client.list_tools()).tools] == ["greet"]
             result = await client.call_tool("greet", {"name": "Ann"})
             assert not result.is_error

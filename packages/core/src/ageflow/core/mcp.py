@@ -184,6 +184,8 @@ class McpExposureConfig(BaseModel):
     """Task whose input model is the tool's input schema."""
     output_task: str | None = None
     """Task whose output is the tool's result."""
+    task_support: Literal["optional", "required"] = "optional"
+    """With MCP Tasks on (``--async``): ``required`` serves the tool only as a task."""
 
 
 McpConfig = McpExposureConfig

@@ -42,6 +42,7 @@ from ageflow.mcp_server.http_asgi import (
     tool_name_of,
     with_headers,
 )
+from ageflow.mcp_server.http_modern import is_modern, serve_modern
 from ageflow.mcp_server.http_options import (
     AuditEvent,
     HttpConfigError,
@@ -63,6 +64,7 @@ from ageflow.mcp_server.http_security import (
     bearer_token_matches,
     client_ip,
 )
+from ageflow.mcp_server.principal import acting_as, http_principal
 from ageflow.mcp_server.server import McpServer
 
 __all__ = [
@@ -328,7 +330,9 @@ class HttpTransport:
         if self._closing:
             await send_json(send, 503, {"error": "Server shutting down"}, cors)
             return
-        await self._route(scope, receive, send, headers, message, ip, cors)
+        # Tasks belong to the bearer token (D: principal), not to the MCP session.
+        with acting_as(http_principal(options.auth_bearer)):
+            await self._route(scope, receive, send, headers, message, ip, cors)
 
     async def _route(
         self,
@@ -344,6 +348,10 @@ class HttpTransport:
         method = scope["method"]
         cors_send = with_headers(send, cors)
         session_id = headers.get(MCP_SESSION_ID_HEADER)
+        if session_id is None and is_modern(headers):
+            # Protocol 2026-07-28: no session, one self-contained request per POST.
+            await serve_modern(self._server.server, scope, receive, cors_send, headers, message)
+            return
         if session_id is not None:
             transport = self._sessions.get(session_id)
             if transport is None:

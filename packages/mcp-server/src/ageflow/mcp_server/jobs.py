@@ -252,7 +252,13 @@ class JobService:
             return await self.resume(args)
         return await self.cancel(job_id_of(args))
 
-    async def start(self, workflow_name: str, args: dict[str, Any] | None) -> dict[str, Any]:
+    async def start(
+        self,
+        workflow_name: str,
+        args: dict[str, Any] | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start a job; ``extra`` is stored with its policy (a task's principal)."""
         definition = self.definitions[workflow_name]
         workflow = self.workflows[workflow_name]
         runner = self._runner()
@@ -272,7 +278,7 @@ class JobService:
         policy = self._ceilings[workflow_name].apply_to(
             RunPolicy(
                 checkpoint=checkpoint_policy(self.strategy),
-                extra={"hitl": self.strategy},
+                extra={**(extra or {}), "hitl": self.strategy},
             ),
             now_ms(),
         )

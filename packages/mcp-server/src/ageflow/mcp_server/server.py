@@ -61,6 +61,8 @@ from ageflow.mcp_server.logging_bridge import (
     SessionLogLevels,
 )
 from ageflow.mcp_server.sse_polling import closing_stream_periodically
+from ageflow.mcp_server.task_detail import APPROVAL_SCHEMA
+from ageflow.mcp_server.task_extension import TasksExtension, install_extension
 from ageflow.mcp_server.tasks import Approver, TaskServer, TaskService, serve_tasks
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
@@ -82,15 +84,6 @@ DEFAULT_SERVER_VERSION = "0.1.0"
 DEFAULT_JOB_TTL_MS = 30 * 60_000
 DEFAULT_JOB_LEASE_MS = 15_000  # a job stays this server's this long without a renewal
 DEFAULT_JOB_CHECKPOINT_TTL_MS = 60 * 60_000
-
-APPROVAL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "approved": {"type": "boolean", "description": "Approve this checkpoint?"},
-        "note": {"type": "string", "description": "Optional remark"},
-    },
-    "required": ["approved"],
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,17 +325,21 @@ class McpServer:
         listed: list[ToolDefinition | JobTool] = list(self.tools.values())
         if self.jobs is not None:
             listed.extend(self.jobs.tools())
+
         # With tasks, each workflow tool may also be called as a task (2025-11-25 form).
-        as_task = types.ToolExecution(task_support="optional")
+        def execution(name: str) -> types.ToolExecution | None:
+            if self.task_service is None or name not in self.tools:
+                return None
+            required = _requires_task(self._workflows[name])
+            return types.ToolExecution(task_support="required" if required else "optional")
+
         return [
             types.Tool(
                 name=tool.name,
                 description=tool.description,
                 input_schema=tool.input_schema,
                 output_schema=tool.output_schema,
-                execution=as_task
-                if self.task_service is not None and tool.name in self.tools
-                else None,
+                execution=execution(tool.name),
             )
             for tool in listed
         ]
@@ -560,7 +557,14 @@ class McpServer:
             )
         if tasks is not None:
             serve_tasks(server, tasks, set(self.tools), self._task_approver)
+            required = [name for name, wf in self._workflows.items() if _requires_task(wf)]
+            extension = TasksExtension(tasks, set(self.tools), required)
+            install_extension(server, extension, call_tool)
         return server
+
+
+def _requires_task(workflow: WorkflowDef) -> bool:
+    return bool(workflow.mcp) and getattr(workflow.mcp, "task_support", None) == "required"
 
 
 def _elicitation_unsupported(task: str) -> McpServerError:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
@@ -28,27 +27,20 @@ from mcp.shared.exceptions import MCPError
 
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, format_error_result
 from ageflow.mcp_server.jobs import TERMINAL_STATES, JobService
+from ageflow.mcp_server.principal import PRINCIPAL_KEY, current_principal
+from ageflow.mcp_server.task_detail import POLL_INTERVAL_MS, STATUS, iso
 from ageflow.mcp_server.tool_result import to_call_tool_result
 from ageflow.server import InvalidRunStateError, RunRecord
 
-TASK_POLL_INTERVAL_MS: Final = 250
+TASK_POLL_INTERVAL_MS: Final = POLL_INTERVAL_MS
 RELATED_TASK: Final = "io.modelcontextprotocol/related-task"
 # Asks the client to approve a checkpoint: True/False, or None when it cannot or will not say.
 Approver = Callable[[str], Awaitable[bool | None]]
 _RESULT_WAIT_S: Final = 0.5  # between looks at the store while tasks/result waits
 _LIST_LIMIT: Final = 100
 
-_STATUS: Final[dict[str, types.TaskStatus]] = {
-    "running": "working",
-    "awaiting-checkpoint": "input_required",
-    "done": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+_STATUS: Final = STATUS
+_iso = iso
 
 
 def _unknown(task_id: object) -> MCPError:
@@ -86,9 +78,14 @@ class TaskService:
         self, workflow_name: str, args: dict[str, Any] | None
     ) -> types.CreateTaskResult:
         """Start the workflow as a job; the handle comes back once the job is stored."""
-        started = await self.jobs.start(workflow_name, args)
-        record = await self._record(started["jobId"])
-        return types.CreateTaskResult(task=self.task_of(record))
+        return types.CreateTaskResult(
+            task=self.task_of(await self.create_record(workflow_name, args))
+        )
+
+    async def create_record(self, workflow_name: str, args: dict[str, Any] | None) -> RunRecord:
+        """Start the workflow as a job of the current principal; its record once stored."""
+        started = await self.jobs.start(workflow_name, args, {PRINCIPAL_KEY: current_principal()})
+        return await self._record(started["jobId"])
 
     async def get(self, task_id: str) -> types.GetTaskResult:
         # The status tool's short long-poll: a poll landing as the task ends sees the end.
@@ -109,7 +106,12 @@ class TaskService:
         runner = self.jobs.active_runner()
         handles = await runner.list(workflow_names=list(self.jobs.workflows), limit=_LIST_LIMIT)
         records = [await runner.get_record(handle.run_id) for handle in handles]
-        tasks = [self.task_of(record) for record in records if record is not None]
+        principal = current_principal()
+        tasks = [
+            self.task_of(record)
+            for record in records
+            if record is not None and record.policy.extra.get(PRINCIPAL_KEY, principal) == principal
+        ]
         return types.ListTasksResult(tasks=tasks)
 
     async def result(self, task_id: str, ask: Approver | None = None) -> dict[str, Any]:
@@ -151,12 +153,24 @@ class TaskService:
         }
 
     async def _record(self, task_id: str, *, settle: bool = False) -> RunRecord:
+        return await self.record(task_id, settle=settle)
+
+    async def record(self, task_id: object, *, settle: bool = False) -> RunRecord:
+        """The task's record, if it exists and belongs to the current principal; a job
+        started through the job tools (no principal) is anyone's, as jobs are.
+        Anything else is ``-32602``, the same answer for unknown, expired and foreign."""
+        if not isinstance(task_id, str) or not task_id:
+            raise _unknown(task_id)
         try:
-            return await self.jobs.record(task_id, settle=settle)
+            record = await self.jobs.record(task_id, settle=settle)
         except McpServerError as exc:
             if exc.code is ErrorCode.JOB_NOT_FOUND:
                 raise _unknown(task_id) from exc
             raise
+        owner = record.policy.extra.get(PRINCIPAL_KEY)
+        if owner is not None and owner != current_principal():
+            raise _unknown(task_id)
+        return record
 
 
 TASKS_CAPABILITY: Final = types.ServerTasksCapability(
@@ -228,17 +242,21 @@ class _TaskCalls:
                 str(params["name"]), arguments if isinstance(arguments, dict) else None
             )
         except Exception as exc:
-            # No task was created: a JSON-RPC error (the client waits for a task handle,
-            # not a tool result), with our error as its data.
-            failed = format_error_result(_single(exc))
-            error = json.loads(failed["content"][0]["text"])
-            code = (
-                types.INVALID_PARAMS
-                if error["errorCode"] == ErrorCode.INPUT_VALIDATION_FAILED
-                else types.INTERNAL_ERROR
-            )
-            raise MCPError(code, error["message"], error) from exc
+            raise creation_error(exc) from exc
         return created.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def creation_error(exc: BaseException) -> MCPError:
+    """No task was created: a JSON-RPC error (the client waits for a task handle, not a
+    tool result), with our typed error as its data."""
+    failed = format_error_result(_single(exc))
+    error = json.loads(failed["content"][0]["text"])
+    code = (
+        types.INVALID_PARAMS
+        if error["errorCode"] == ErrorCode.INPUT_VALIDATION_FAILED
+        else types.INTERNAL_ERROR
+    )
+    return MCPError(code, error["message"], error)
 
 
 def _single(exc: BaseException) -> BaseException:
