@@ -91,6 +91,14 @@ async def test_a_big_batch_is_committed_by_the_thread_a_small_one_inline(
         steps = await store.get_steps("r1")
         assert len(steps) == 2 * INLINE_BATCH_MAX + 1
         assert steps[f"b{INLINE_BATCH_MAX}"].output == INLINE_BATCH_MAX
+        # A run's final state with its last steps: the same bound.
+        last = [make_step(f"l{i}", i) for i in range(INLINE_BATCH_MAX + 1)]
+        assert await store.save_run(make_record("r1", state="done"), steps=last)
+        assert stats.commits == before + 1
+        assert (await store.get_run("r1")).state == "done"
+        assert len(await store.get_steps("r1")) == 3 * INLINE_BATCH_MAX + 2
+        assert await store.save_run(make_record("r1", state="done"), steps=last[:1])
+        assert stats.commits == before + 2  # a small one commits inline
 
 
 async def test_a_lock_held_by_another_process_sends_writes_to_the_thread(

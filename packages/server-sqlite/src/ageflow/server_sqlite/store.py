@@ -48,7 +48,8 @@ T = TypeVar("T")
 _MEMORY_PATHS = frozenset({":memory:", ""})
 INLINE_BATCH_MAX = 32
 """The most journal steps one inline commit takes (about 4 us each, beside the commit's
-own 20 us); a bigger batch is committed on the writer's thread."""
+own 20 us); a bigger batch (steps alone, or a run's last steps with its final state) is
+committed on the writer's thread."""
 
 
 def _record(row: Iterable[Any]) -> RunRecord:
@@ -288,7 +289,10 @@ class SqliteRunStore:
         texts = json.dumps([step.to_json_text() for step in steps], ensure_ascii=False)
         params = (record.run_id, record.state, record.last_event_at, record.to_json(), owner, texts)
         try:
-            await self._write(queries.SAVE_RUN_WITH_STEPS, params)
+            await self._run_write(
+                _rowcount(queries.SAVE_RUN_WITH_STEPS, params),
+                may_inline=len(steps) <= INLINE_BATCH_MAX,
+            )
         except RunStoreError as exc:
             refused = isinstance(exc.__cause__, sqlite3.IntegrityError) and RUN_NOT_SAVED in str(
                 exc.__cause__
