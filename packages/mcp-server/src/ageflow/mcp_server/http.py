@@ -7,7 +7,8 @@ CORS preflight, ``Origin``, path, bearer auth, rate limit, body size, audit) bef
 routing it to the session named by its ``Mcp-Session-Id`` header. Every session is an SDK
 Streamable HTTP transport running the one SDK server, so all clients share one
 concurrency controller and one job service. The options live in ``http_options``, the
-checks in ``http_security``, the ASGI plumbing in ``http_asgi``.
+checks in ``http_security``, the ASGI plumbing in ``http_asgi``, the session table in
+``_http_sessions``, the socket and embedded uvicorn in ``_http_listener``.
 """
 
 from __future__ import annotations
@@ -15,34 +16,30 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TextIO
-from uuid import uuid4
 
 import anyio
 import anyio.abc
 import uvicorn
-from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
+from ageflow.mcp_server._http_listener import EmbeddedUvicorn, bind, url_host
+from ageflow.mcp_server._http_sessions import SessionTable
 from ageflow.mcp_server.event_store import SqliteEventStore
 from ageflow.mcp_server.http_asgi import (
     ClientGone,
-    answer_and_report_status,
     method_of,
     parse_json,
     read_body,
     replay_body,
-    request_id_of,
     send_empty,
     send_json,
     send_text,
     tool_name_of,
-    with_headers,
 )
-from ageflow.mcp_server.http_modern import is_modern, serve_modern
 from ageflow.mcp_server.http_options import (
     AuditEvent,
     HttpConfigError,
@@ -50,12 +47,7 @@ from ageflow.mcp_server.http_options import (
     RateLimit,
     validate_http_options,
 )
-from ageflow.mcp_server.http_resume import (
-    at_session_version,
-    event_store_for,
-    refused_last_event_id,
-    requested_version,
-)
+from ageflow.mcp_server.http_resume import event_store_for
 from ageflow.mcp_server.http_security import (
     WILDCARD_HOSTS,
     CorsPolicy,
@@ -80,8 +72,6 @@ __all__ = [
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long stopping waits for open HTTP responses before cancelling them."""
-
-_JSONRPC_INVALID_REQUEST = -32600
 
 
 class HttpTransport:
@@ -113,10 +103,7 @@ class HttpTransport:
             if limit is not None
             else None
         )
-        self._sessions: dict[str, StreamableHTTPServerTransport] = {}
-        self._session_versions: dict[str, str] = {}  # what each session negotiated
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._events: SqliteEventStore | None = None
+        self._table = SessionTable(server, options, self._say)
         self._closing = False
         self._started = False
         if self._cors.any_origin:
@@ -131,9 +118,14 @@ class HttpTransport:
         return len(self._sessions)
 
     @property
+    def _sessions(self) -> dict[str, StreamableHTTPServerTransport]:
+        """The open sessions by id (the session table's own dict)."""
+        return self._table.sessions
+
+    @property
     def event_store(self) -> SqliteEventStore | None:
         """The SSE event store while serving (resumption with Last-Event-ID)."""
-        return self._events
+        return self._table.events
 
     @property
     def rate_limiter_size(self) -> int:
@@ -164,12 +156,12 @@ class HttpTransport:
         options = self._options
         # Bind first: an address in use is reported before the job store is touched.
         # Connections made while jobs are recovered wait in the listen backlog.
-        sock = await _bind(options.host, options.port)
+        sock = await bind(options.host, options.port)
         try:
             port = int(sock.getsockname()[1])
             async with (
                 self._server.running(),
-                event_store_for(self._server, options) as self._events,
+                event_store_for(self._server, options) as self._table.events,
             ):
                 self._server.sse_close_seconds = options.sse_close_seconds
                 await self._serve_on(sock, port, task_status)
@@ -183,7 +175,7 @@ class HttpTransport:
         task_status: anyio.abc.TaskStatus[tuple[str, int]],
     ) -> None:
         options = self._options
-        uvicorn_server = _EmbeddedUvicorn(
+        uvicorn_server = EmbeddedUvicorn(
             uvicorn.Config(
                 self,
                 lifespan="off",
@@ -209,13 +201,13 @@ class HttpTransport:
                 stopped.set()
 
         async with anyio.create_task_group() as task_group:
-            self._task_group = task_group
+            self._table.task_group = task_group
             task_group.start_soon(run_uvicorn)
             try:
                 await uvicorn_server.ready.wait()
                 self._say(
                     f"{self._server.name}@{self._server.version} HTTP transport listening on "
-                    f"http://{_url_host(options.host)}:{port}{options.path}"
+                    f"http://{url_host(options.host)}:{port}{options.path}"
                 )
                 if options.auth_bearer is None:
                     self._say(
@@ -232,16 +224,12 @@ class HttpTransport:
             finally:
                 with anyio.CancelScope(shield=True):
                     self._closing = True
-                    await self._close_all_sessions()
+                    await self._table.close_all()
                     uvicorn_server.should_exit = True
                     with anyio.move_on_after(SHUTDOWN_GRACE_SECONDS + 2):
                         await stopped.wait()
                     uvicorn_scope.cancel()
                 task_group.cancel_scope.cancel()
-
-    async def _close_all_sessions(self) -> None:
-        for session_id, transport in list(self._sessions.items()):
-            await self._discard_session(session_id, transport)
 
     # -- ASGI ----------------------------------------------------------------------
 
@@ -332,133 +320,7 @@ class HttpTransport:
             return
         # Tasks belong to the bearer token (D: principal), not to the MCP session.
         with acting_as(http_principal(options.auth_bearer)):
-            await self._route(scope, receive, send, headers, message, ip, cors)
-
-    async def _route(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Headers,
-        message: Any,
-        ip: str,
-        cors: list[tuple[str, str]],
-    ) -> None:
-        """Hand a checked request to its session, or open one for an initialize POST."""
-        method = scope["method"]
-        cors_send = with_headers(send, cors)
-        session_id = headers.get(MCP_SESSION_ID_HEADER)
-        if session_id is None and is_modern(headers):
-            # Protocol 2026-07-28: no session, one self-contained request per POST.
-            await serve_modern(self._server.server, scope, receive, cors_send, headers, message)
-            return
-        if session_id is not None:
-            transport = self._sessions.get(session_id)
-            if transport is None:
-                await send_json(send, 404, {"error": "Session not found"}, cors)
-                return
-            if method == "GET" and await refused_last_event_id(
-                self._events, session_id, headers, send, cors
-            ):
-                return
-            scope = at_session_version(scope, self._session_versions.get(session_id))
-            await transport.handle_request(scope, receive, cors_send)
-            if transport.is_terminated:
-                # The client ended the session (DELETE): free its slot now.
-                await self._discard_session(session_id, transport)
-            return
-        if method != "POST":
-            await send_json(send, 400, {"error": "Missing Mcp-Session-Id header"}, cors)
-            return
-        if method_of(message) != "initialize" or request_id_of(message) is None:
-            # Only an initialize request can open a session; anything else allocates
-            # nothing (D34), so bogus requests cannot use up max_sessions.
-            await send_json(
-                send,
-                400,
-                {
-                    "jsonrpc": "2.0",
-                    "id": request_id_of(message),
-                    "error": {
-                        "code": _JSONRPC_INVALID_REQUEST,
-                        "message": "Bad Request: Mcp-Session-Id header required; only an "
-                        "initialize request may open a session",
-                    },
-                },
-                cors,
-            )
-            return
-        if len(self._sessions) >= self._options.max_sessions:
-            self._audit(ip, "initialize", None)
-            await send_json(send, 429, {"error": "Too Many Sessions"}, cors)
-            return
-        await self._open_session(scope, receive, cors_send, requested_version(message))
-
-    # -- sessions ------------------------------------------------------------------
-
-    async def _open_session(
-        self, scope: Scope, receive: Receive, send: Send, version: str | None
-    ) -> None:
-        """Create a session for an initialize request; keep it only if that succeeds."""
-        task_group = self._task_group
-        if task_group is None:
-            raise RuntimeError("HttpTransport is not serving")
-        session_id = uuid4().hex
-        transport = StreamableHTTPServerTransport(
-            mcp_session_id=session_id,
-            idle_timeout=self._options.session_idle_seconds,
-            event_store=None if self._events is None else self._events.for_session(session_id),
-            retry_interval=self._options.sse_retry_ms,
-        )
-        # Registered before answering so concurrent initializes cannot pass max_sessions.
-        self._sessions[session_id] = transport
-        if version is not None:
-            self._session_versions[session_id] = version
-        established = False
-        try:
-            await task_group.start(self._run_session, session_id, transport)
-            status = await answer_and_report_status(transport.handle_request, scope, receive, send)
-            established = status is not None and status < 400
-        finally:
-            if not established:
-                await self._discard_session(session_id, transport)
-
-    async def _run_session(
-        self,
-        session_id: str,
-        transport: StreamableHTTPServerTransport,
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        sdk_server = self._server.server
-        try:
-            async with transport.connect() as (read_stream, write_stream):
-                task_status.started()
-                # The transport cancels this scope once no request has been in flight
-                # for session_idle_seconds, which ends the session (D34).
-                idle_scope = transport.idle_scope or anyio.CancelScope()
-                with idle_scope:
-                    await sdk_server.run(
-                        read_stream, write_stream, sdk_server.create_initialization_options()
-                    )
-        except Exception as exc:
-            self._say(f"session {session_id} failed: {exc!r}")
-        finally:
-            await self._discard_session(session_id, transport)
-
-    async def _discard_session(
-        self, session_id: str, transport: StreamableHTTPServerTransport
-    ) -> None:
-        """Forget the session at once (its id answers 404 from now) and close it."""
-        if self._sessions.get(session_id) is transport:
-            del self._sessions[session_id]
-            self._session_versions.pop(session_id, None)
-        if not transport.is_terminated:
-            with anyio.CancelScope(shield=True):
-                await transport.terminate()
-        if self._events is not None:
-            with anyio.CancelScope(shield=True):
-                await self._events.forget(session_id)
+            await self._table.route(scope, receive, send, headers, message, ip, cors, self._audit)
 
     # -- audit -----------------------------------------------------------------------
 
@@ -504,45 +366,3 @@ async def serve_http(
     real port once requests are accepted. Runs on the asyncio backend (uvicorn).
     """
     await HttpTransport(server, options, log=log).serve(task_status=task_status)
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-class _EmbeddedUvicorn(uvicorn.Server):
-    """uvicorn inside a host program: no signal handlers, and an event once listening."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = anyio.Event()
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # The host program (the CLI) owns SIGINT and SIGTERM and cancels serve_http.
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-
-async def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0 picks a free one)."""
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    if not infos:
-        raise OSError(f"cannot resolve host {host!r}")
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -5,39 +5,27 @@
 permit, the run under the composed ceilings, checkpoints, output validation) and always
 answers with a tool result dict, never raising for a tool failure. ``McpServer.server`` is
 an SDK low-level ``Server`` wired to it, ready for any SDK transport or the SDK's
-in-process ``Client``.
+in-process ``Client``. Its pieces: ``tool_call`` (the types), ``_tool_pipeline``,
+``_hitl``, ``_progress``, ``_sdk_connection`` and ``_sdk_server`` (the SDK wiring).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import mcp.types as types
-from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.shared.exceptions import MCPDeprecationWarning, NoBackChannelError
 
-from ageflow.core.events import (
-    BudgetWarningEvent,
-    CheckpointEvent,
-    LoopIterationEvent,
-    TaskCompleteEvent,
-    TaskErrorEvent,
-    TaskStartEvent,
-    WorkflowEvent,
-)
 from ageflow.core.registry import RunnerRegistry
-from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
-from ageflow.executor.errors import HitlRejectedError
-from ageflow.mcp_server.ceilings import CliCeilings, EffectiveCeilings, compose_ceilings
+from ageflow.mcp_server._hitl import job_decider
+from ageflow.mcp_server._sdk_server import build_sdk_server
+from ageflow.mcp_server._tool_pipeline import as_dict, cause, requires_task, run_sync, wrap
+from ageflow.mcp_server.ceilings import CliCeilings, compose_ceilings
 from ageflow.mcp_server.concurrency import (
     ConcurrencyConfig,
     ConcurrencyController,
@@ -54,125 +42,49 @@ from ageflow.mcp_server.jobs import (
     JobService,
     JobTool,
 )
-from ageflow.mcp_server.logging_bridge import (
-    DEFAULT_LOG_LEVEL,
-    CallLog,
-    LogLevel,
-    SessionLogLevels,
+from ageflow.mcp_server.logging_bridge import DEFAULT_LOG_LEVEL, LogLevel, SessionLogLevels
+from ageflow.mcp_server.tasks import TaskService
+from ageflow.mcp_server.tool_call import (
+    CallNext,
+    ClientConnection,
+    ElicitAnswer,
+    HitlStrategy,
+    Middleware,
+    OnHitl,
+    ToolCallRequest,
+    ToolResult,
 )
-from ageflow.mcp_server.sse_polling import closing_stream_periodically
-from ageflow.mcp_server.task_detail import APPROVAL_SCHEMA
-from ageflow.mcp_server.task_extension import TasksExtension, install_extension
-from ageflow.mcp_server.tasks import Approver, TaskServer, TaskService, serve_tasks
 from ageflow.mcp_server.tool_definition import (
     ToolDefinition,
     build_tool_definition,
     tool_output,
     validate_tool_input,
 )
-from ageflow.mcp_server.tool_result import to_call_tool_result
-from ageflow.server import InMemoryRunStore, RunPolicy, RunStore, WorkflowRunner, create_runner
+from ageflow.server import RunStore, WorkflowRunner, create_runner
 
-HitlStrategy = Literal["elicit", "auto", "fail"]
-OnHitl = Callable[[str, str], Awaitable[bool]]
-ToolResult = dict[str, Any]
-"""An MCP ``tools/call`` result as a dict: ``isError``, ``content``, then
-``structuredContent`` (a success) or ``_meta`` (an error, see ``error_results``)."""
+__all__ = [
+    "DEFAULT_JOB_CHECKPOINT_TTL_MS",
+    "DEFAULT_JOB_LEASE_MS",
+    "DEFAULT_JOB_TTL_MS",
+    "DEFAULT_SERVER_NAME",
+    "DEFAULT_SERVER_VERSION",
+    "CallNext",
+    "ClientConnection",
+    "ElicitAnswer",
+    "HitlStrategy",
+    "McpServer",
+    "Middleware",
+    "OnHitl",
+    "ToolCallRequest",
+    "ToolResult",
+    "create_mcp_server",
+]
 
 DEFAULT_SERVER_NAME = "ageflow-mcp"
 DEFAULT_SERVER_VERSION = "0.1.0"
 DEFAULT_JOB_TTL_MS = 30 * 60_000
 DEFAULT_JOB_LEASE_MS = 15_000  # a job stays this server's this long without a renewal
 DEFAULT_JOB_CHECKPOINT_TTL_MS = 60 * 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRequest:
-    """What a middleware sees: the tool's name and the raw arguments."""
-
-    tool_name: str
-    args: dict[str, Any] | None
-
-
-CallNext = Callable[[ToolCallRequest], Awaitable[ToolResult]]
-Middleware = Callable[[ToolCallRequest, CallNext], Awaitable[ToolResult]]
-"""``async (request, call_next) -> result``; the first in the list is the outermost."""
-
-
-@dataclass(frozen=True, slots=True)
-class ElicitAnswer:
-    action: Literal["accept", "decline", "cancel"]
-    content: Mapping[str, Any] | None = None
-
-
-class ClientConnection(Protocol):
-    """The client side of one tool call, as the sync path needs it."""
-
-    @property
-    def supports_elicitation(self) -> bool: ...
-
-    async def elicit(self, message: str, schema: dict[str, Any]) -> ElicitAnswer: ...
-
-    async def progress(self, progress: float, message: str) -> None:
-        """Report progress; does nothing when the client sent no progress token."""
-        ...
-
-
-class _Progress:
-    """Numbered progress notifications of one call: ``"<phase>: <JSON detail>"``."""
-
-    def __init__(self, connection: ClientConnection | None) -> None:
-        self._connection = connection
-        self._count = 0
-
-    async def emit(self, phase: str, **detail: Any) -> None:
-        if self._connection is None:
-            return
-        count = self._count
-        self._count += 1
-        text = json.dumps(detail, default=str, separators=(",", ":"))
-        await self._connection.progress(count, f"{phase}: {text}")
-
-    async def on_event(self, event: WorkflowEvent) -> None:
-        # The original defined these phases but never sent them (D26).
-        if isinstance(event, TaskStartEvent):
-            await self.emit("task_started", task=event.task_name)
-        elif isinstance(event, TaskCompleteEvent):
-            metrics = event.metrics.model_dump(mode="json", by_alias=True)
-            await self.emit("task_completed", task=event.task_name, metrics=metrics)
-        elif isinstance(event, TaskErrorEvent):
-            await self.emit("task_failed", task=event.task_name, error=event.error.message)
-        elif isinstance(event, LoopIterationEvent):
-            await self.emit("loop_iteration", task=event.task_name, iteration=event.iteration)
-        elif isinstance(event, CheckpointEvent):
-            await self.emit("awaiting_approval", task=event.task_name, message=event.message)
-        elif isinstance(event, BudgetWarningEvent):
-            await self.emit("budget_warning", spent=event.spent_usd, limit=event.limit_usd)
-
-
-def _unlimited_axes(ceilings: EffectiveCeilings) -> list[str]:
-    axes = (
-        ("cost", ceilings.max_cost_usd),
-        ("duration", ceilings.max_duration_sec),
-        ("turns", ceilings.max_turns),
-    )
-    return [name for name, value in axes if value is None]
-
-
-def _with_input(definition: ToolDefinition, workflow: WorkflowDef, value: Any) -> tuple[Any, Any]:
-    """The workflow (maybe rewritten) and the run input that bring ``value`` to the input task.
-
-    Root tasks receive the run's input natively; a non-root input task (``mcp.input_task``)
-    also gets the value as its static input. The value stays the run's input either way,
-    the only input the other roots could receive.
-    """
-    name = definition.input_task.name
-    node = workflow.tasks[name]
-    if not node.depends_on:
-        return workflow, value
-    tasks = dict(workflow.tasks)
-    tasks[name] = dataclasses.replace(node, input=value)
-    return dataclasses.replace(workflow, tasks=tasks), value
 
 
 class McpServer:
@@ -240,7 +152,7 @@ class McpServer:
         self.task_service = (
             TaskService(self.jobs, job_ttl_ms) if self.jobs is not None and tasks else None
         )
-        self.server: Server[Any] = self._build_sdk_server()
+        self.server: Server[Any] = build_sdk_server(self, self._workflows)
 
     @property
     def ceiling_warnings(self) -> tuple[str, ...]:
@@ -294,30 +206,7 @@ class McpServer:
                 jobs.runner = None
 
     def _job_decider(self, workflow: WorkflowDef) -> CheckpointDecider | None:
-        """A job's checkpoint handler when something beyond the stored policy decides.
-
-        ``on_hitl`` answers checkpoints in async mode too (D35), after the workflow's own
-        hook; with ``fail`` the own hook may still approve. Otherwise the policy stored
-        with the job decides (``auto`` approves, ``elicit`` waits for resume_workflow),
-        which is also all a recovered job has.
-        """
-        own_hook = workflow.hooks.on_checkpoint
-        on_hitl = self.on_hitl
-        if on_hitl is None and (self.hitl != "fail" or own_hook is None):
-            return None
-
-        async def decide(event: CheckpointEvent) -> bool:
-            if own_hook is not None:
-                verdict = own_hook(event.task_name, event.message)
-                if not isinstance(verdict, bool | None):
-                    verdict = await verdict
-                if verdict is True:
-                    return True
-            if on_hitl is not None:
-                return await on_hitl(event.task_name, event.message) is True
-            return False
-
-        return decide
+        return job_decider(self, workflow)
 
     def list_tools(self) -> list[types.Tool]:
         """One SDK tool per workflow, in workflow order; in async mode then ``start_<wf>``
@@ -330,7 +219,7 @@ class McpServer:
         def execution(name: str) -> types.ToolExecution | None:
             if self.task_service is None or name not in self.tools:
                 return None
-            required = _requires_task(self._workflows[name])
+            required = requires_task(self._workflows[name])
             return types.ToolExecution(task_support="required" if required else "optional")
 
         return [
@@ -358,7 +247,7 @@ class McpServer:
 
         handle: CallNext = route
         for layer in reversed(self.middleware):
-            handle = _wrap(layer, handle)
+            handle = wrap(layer, handle)
         return await handle(ToolCallRequest(name, args))
 
     async def _route(
@@ -368,7 +257,7 @@ class McpServer:
         if definition is None and self.jobs is not None and self.jobs.handles(request.tool_name):
             return await self._call_job_tool(self.jobs, request)
         if definition is None and self._is_async_tool_name(request.tool_name):
-            return _as_dict(
+            return as_dict(
                 error_result(
                     ErrorCode.ASYNC_MODE_DISABLED,
                     f'async mode is disabled; tool "{request.tool_name}" is unavailable',
@@ -376,7 +265,7 @@ class McpServer:
                 )
             )
         if definition is None:
-            return _as_dict(
+            return as_dict(
                 error_result(
                     ErrorCode.WORKFLOW_FAILED,
                     f"unknown tool: {request.tool_name}",
@@ -394,7 +283,7 @@ class McpServer:
         try:
             structured = await jobs.call(request.tool_name, request.args)
         except Exception as exc:
-            return _as_dict(format_error_result(_cause(exc)))
+            return as_dict(format_error_result(cause(exc)))
         return {
             "isError": False,
             "content": [{"type": "text", "text": json.dumps(structured)}],
@@ -411,227 +300,25 @@ class McpServer:
         try:
             value = validate_tool_input(definition, args)
             with self.concurrency.acquire_start(definition.name):
-                output = await self._run(definition, value, connection, hitl_failure)
+                output = await run_sync(
+                    self,
+                    self._workflows[definition.name],
+                    self._composed[definition.name].ceilings,
+                    definition,
+                    value,
+                    connection,
+                    hitl_failure,
+                )
             structured = tool_output(definition, output)
         except Exception as exc:
             # An MCP failure raised inside the checkpoint handler is the real reason even
             # when the run reports it wrapped in its own error.
-            return _as_dict(format_error_result(hitl_failure[0] if hitl_failure else _cause(exc)))
+            return as_dict(format_error_result(hitl_failure[0] if hitl_failure else cause(exc)))
         return {
             "isError": False,
             "content": [{"type": "text", "text": json.dumps(structured)}],
             "structuredContent": structured,
         }
-
-    async def _run(
-        self,
-        definition: ToolDefinition,
-        value: Any,
-        connection: ClientConnection | None,
-        hitl_failure: list[McpServerError],
-    ) -> Any:
-        workflow = self._workflows[definition.name]
-        progress = _Progress(connection)
-        ceilings = self._composed[definition.name].ceilings
-        unlimited = _unlimited_axes(ceilings)
-        if unlimited:
-            await progress.emit("unlimited_warning", axes=unlimited)
-        # The runner enforces cost, deadline and turns itself, so a timeout stops the
-        # run's work instead of only the wait for it (D23, D25).
-        policy = ceilings.apply_to(RunPolicy(checkpoint="reject"), now_ms())
-        run_workflow, run_input = _with_input(definition, workflow, value)
-        on_checkpoint = self._checkpoint_handler(workflow, connection, progress, hitl_failure)
-        async with (
-            create_runner(store=InMemoryRunStore(), registry=self.registry) as runner,
-            runner.stream(
-                run_workflow, run_input, on_checkpoint=on_checkpoint, policy=policy
-            ) as events,
-        ):
-            async for event in events:
-                await progress.on_event(event)
-                if isinstance(connection, _SdkConnection):
-                    await connection.log_event(event)
-            result = events.result
-        return result.outputs.get(definition.output_task.name)
-
-    def _checkpoint_handler(
-        self,
-        workflow: WorkflowDef,
-        connection: ClientConnection | None,
-        progress: _Progress,
-        hitl_failure: list[McpServerError],
-    ) -> Callable[[CheckpointEvent], Awaitable[bool]]:
-        own_hook = workflow.hooks.on_checkpoint
-
-        async def decide(event: CheckpointEvent) -> bool:
-            task, message = event.task_name, event.message
-            if own_hook is not None:
-                verdict = own_hook(task, message)
-                if not isinstance(verdict, bool | None):
-                    verdict = await verdict
-                if verdict is True:
-                    return True
-            # on_hitl replaces the strategy (D35: it is honoured on every path).
-            if self.on_hitl is not None:
-                return await self.on_hitl(task, message) is True
-            if self.hitl == "auto":
-                return True
-            if self.hitl == "fail":
-                return False
-            try:
-                return await self._elicit(task, message, connection, progress)
-            except McpServerError as exc:
-                hitl_failure.append(exc)
-                raise
-
-        return decide
-
-    async def _elicit(
-        self,
-        task: str,
-        message: str,
-        connection: ClientConnection | None,
-        progress: _Progress,
-    ) -> bool:
-        if connection is None or not connection.supports_elicitation:
-            raise _elicitation_unsupported(task)
-        await progress.emit("awaiting_elicitation", task=task, message=message)
-        answer = await connection.elicit(f"[{task}] {message}", APPROVAL_SCHEMA)
-        if answer.action == "cancel":
-            raise McpServerError(
-                ErrorCode.HITL_CANCELLED,
-                f"HITL_CANCELLED: [{task}] HITL dialog cancelled by client",
-                {"task": task},
-            )
-        if answer.action == "decline":
-            return False
-        return answer.content is not None and answer.content.get("approved") is True
-
-    def _task_approver(self, ctx: ServerRequestContext[Any]) -> Approver:
-        """A task's checkpoint put to the client that waits on ``tasks/result``."""
-        connection = _SdkConnection(ctx, self.log_levels)
-
-        async def ask(message: str) -> bool | None:
-            if not connection.supports_elicitation:
-                return None
-            try:
-                answer = await connection.elicit(message, APPROVAL_SCHEMA)
-            except McpServerError:  # no back channel: resume_workflow still answers
-                return None
-            if answer.action == "decline":
-                return False
-            if answer.action != "accept":
-                return None  # dismissed: the task keeps waiting
-            return answer.content is not None and answer.content.get("approved") is True
-
-        return ask
-
-    def _build_sdk_server(self) -> Server[Any]:
-        async def list_tools(
-            ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-        ) -> types.ListToolsResult:
-            return types.ListToolsResult(tools=self.list_tools())
-
-        tasks = self.task_service
-
-        async def call_tool(
-            ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-        ) -> types.CallToolResult:
-            async with closing_stream_periodically(ctx, self.sse_close_seconds):
-                result = await self.call_tool(
-                    params.name, params.arguments, connection=_SdkConnection(ctx, self.log_levels)
-                )
-            return to_call_tool_result(result)
-
-        with warnings.catch_warnings():
-            # The SDK marks logging deprecated for the 2026-07-28 protocol only; clients on
-            # the handshake protocols still use logging/setLevel.
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            server_type = Server if tasks is None else TaskServer
-            server = server_type(
-                self.name,
-                version=self.version,
-                on_list_tools=list_tools,
-                on_call_tool=call_tool,
-                on_set_logging_level=self.log_levels.set_level_handler,
-            )
-        if tasks is not None:
-            serve_tasks(server, tasks, set(self.tools), self._task_approver)
-            required = [name for name, wf in self._workflows.items() if _requires_task(wf)]
-            extension = TasksExtension(tasks, set(self.tools), required)
-            install_extension(server, extension, call_tool)
-        return server
-
-
-def _requires_task(workflow: WorkflowDef) -> bool:
-    return bool(workflow.mcp) and getattr(workflow.mcp, "task_support", None) == "required"
-
-
-def _elicitation_unsupported(task: str) -> McpServerError:
-    return McpServerError(
-        ErrorCode.HITL_ELICITATION_UNSUPPORTED,
-        f"HITL_ELICITATION_UNSUPPORTED: [{task}] client does not support elicitation; "
-        "HITL checkpoint cannot be resolved",
-        {"task": task},
-    )
-
-
-def _cause(exc: BaseException) -> BaseException:
-    """The error a client is told about.
-
-    Task-group wrappers around a single error carry no meaning for a client. A rejected
-    checkpoint on a sync call is the HITL denial the original reported (its non-TTY
-    path), so it gets HITL_DENIED here; format_error_result leaves HitlRejectedError
-    generic for the other paths.
-    """
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    if isinstance(exc, HitlRejectedError):
-        return McpServerError(ErrorCode.HITL_DENIED, str(exc), {"taskName": exc.task_name})
-    return exc
-
-
-def _as_dict(result: Mapping[str, Any]) -> ToolResult:
-    return dict(result)
-
-
-def _wrap(layer: Middleware, inner: CallNext) -> CallNext:
-    async def call(request: ToolCallRequest) -> ToolResult:
-        return await layer(request, inner)
-
-    return call
-
-
-class _SdkConnection:
-    """A :class:`ClientConnection` over the SDK request context of one ``tools/call``."""
-
-    def __init__(
-        self, ctx: ServerRequestContext[Any], levels: SessionLogLevels | None = None
-    ) -> None:
-        self._ctx = ctx
-        self._log = CallLog(ctx, levels)
-
-    @property
-    def supports_elicitation(self) -> bool:
-        wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
-        return self._ctx.session.check_client_capability(wanted)
-
-    async def elicit(self, message: str, schema: dict[str, Any]) -> ElicitAnswer:
-        try:
-            answer = await self._ctx.session.elicit_form(
-                message, schema, related_request_id=self._ctx.request_id
-            )
-        except NoBackChannelError as exc:
-            # Connections without server-to-client requests cannot elicit at all.
-            task = message[1 : message.index("]")] if message.startswith("[") else ""
-            raise _elicitation_unsupported(task) from exc
-        return ElicitAnswer(answer.action, answer.content)
-
-    async def progress(self, progress: float, message: str) -> None:
-        await self._ctx.session.report_progress(progress, None, message)
-
-    async def log_event(self, event: WorkflowEvent) -> None:
-        await self._log.on_event(event)
 
 
 def create_mcp_server(
