@@ -47,7 +47,7 @@ import aiosqlite
 import anyio
 from peers import best_of, langgraph_increment_graph
 from store_recovery import measure_recovery
-from store_stalls import Stalls, stalls_under_mcp_jobs
+from store_stalls import CollectorPauses, Stalls, stalls_under_mcp_jobs
 
 from ageflow.core import define_function, define_workflow, task
 from ageflow.core.metrics import TaskMetrics, WorkflowResult
@@ -325,7 +325,8 @@ def print_stalls(stalls: dict[str, Stalls], mcp_seconds: float) -> None:
 async def main(repeat: int, n: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ageflow-store-bench-") as tmp:
         directory = Path(tmp)
-        rows, stalls, ours = await measure_journals(directory, repeat, n)
+        with CollectorPauses() as pauses:
+            rows, stalls, ours = await measure_journals(directory, repeat, n)
         rows += await measure_postgres(repeat, n)
         rows += await measure_peers(directory, repeat, n)
         mcp_stalls, mcp_seconds = await stalls_under_mcp_jobs(directory, MCP_JOBS)
@@ -336,6 +337,11 @@ async def main(repeat: int, n: int) -> None:
         }
         print_journals(rows, ours, n, repeat)
         print_stalls(stalls, mcp_seconds)
+        print(
+            f"(During the chain and independent runs the garbage collector ran "
+            f"{len(pauses.pauses_us)} times, {pauses.full_collections()} of them full "
+            f"collections; its longest pause was {pauses.longest_us() / 1e3:.1f} ms.)"
+        )
         print(f"\nRecovery, store part (best of {repeat}; the file is opened first)\n")
         print("| what | time | RSS growth |")
         print("|---|---:|---:|")

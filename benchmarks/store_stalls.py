@@ -9,9 +9,11 @@ process, on its SQLite job store, through the MCP SDK's client on in-memory stre
 
 from __future__ import annotations
 
+import gc
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp import Client
@@ -41,6 +43,36 @@ class Stalls:
             return stalls[min(len(stalls) - 1, round(fraction * (len(stalls) - 1)))] / 1e3
 
         return cls(stats.commits, stats.fallbacks, at(0.5), at(0.99), stalls[-1] / 1e3)
+
+
+@dataclass
+class CollectorPauses:
+    """The garbage collector's pauses while installed (a stall that lands inside an inline
+    commit is counted as that commit's)."""
+
+    pauses_us: list[tuple[int, float]] = field(default_factory=list)
+    _started: int = 0
+
+    def __enter__(self) -> CollectorPauses:
+        gc.callbacks.append(self._on_collect)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_collect)
+
+    def _on_collect(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        else:
+            self.pauses_us.append(
+                (info["generation"], (time.perf_counter_ns() - self._started) / 1e3)
+            )
+
+    def longest_us(self) -> float:
+        return max((pause for _, pause in self.pauses_us), default=0.0)
+
+    def full_collections(self) -> int:
+        return sum(1 for generation, _ in self.pauses_us if generation == 2)
 
 
 async def stalls_under_mcp_jobs(directory: Path, jobs: int) -> tuple[Stalls, float]:
