@@ -36,6 +36,7 @@ from ageflow.core.errors import (
     ValidationError,
     WorkflowDefinitionError,
     WorkflowNotExposableError,
+    sole_error,
 )
 
 ATTEMPTS = [
@@ -487,3 +488,15 @@ def test_errors_can_be_raised_and_caught_as_base_class():
     with pytest.raises(AgentFlowError) as caught:
         raise TaskTimeoutError("t", 5)
     assert caught.value.code == "timeout"
+
+
+def test_sole_error_unwraps_nested_groups_of_one_and_keeps_real_groups() -> None:
+    inner = ValueError("the one")
+    nested = BaseExceptionGroup("outer", [ExceptionGroup("inner", [inner])])
+    assert sole_error(nested) is inner
+    several = ExceptionGroup("two", [ValueError("a"), KeyError("b")])
+    assert sole_error(several) is several  # two errors: nothing to choose
+    wrapped_several = ExceptionGroup("outer", [several])
+    assert sole_error(wrapped_several) is several
+    plain = RuntimeError("plain")
+    assert sole_error(plain) is plain

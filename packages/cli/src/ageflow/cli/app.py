@@ -25,8 +25,9 @@ from ageflow.cli import (
     run_cmd,
     validate_cmd,
 )
-from ageflow.cli.errors import CliError, one_line, sole_error
+from ageflow.cli.errors import CliError, one_line
 from ageflow.cli.version import cli_version
+from ageflow.core.errors import sole_error
 
 
 class _Settings:

@@ -29,10 +29,3 @@ class WorkflowLoadError(CliError):
 def one_line(text: str) -> str:
     """``text`` folded onto one line, so every error stays one line on the terminal."""
     return " ".join(text.split())
-
-
-def sole_error(exc: BaseException) -> BaseException:
-    """The one error inside nested single-error task-group wrappers (else ``exc`` itself)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc

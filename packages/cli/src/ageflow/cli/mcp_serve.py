@@ -18,11 +18,12 @@ import anyio
 import anyio.abc
 import typer
 
-from ageflow.cli.errors import CliError, one_line, sole_error
+from ageflow.cli.errors import CliError, one_line
 from ageflow.cli.loading import load_workflow
 from ageflow.cli.mcp_serve_args import NOT_GIVEN, McpServeArgs, parse_mcp_serve_args
 from ageflow.cli.params import command_group
 from ageflow.cli.signals import until_signal
+from ageflow.core.errors import sole_error
 
 if TYPE_CHECKING:
     from ageflow.mcp_server import McpServer

@@ -52,6 +52,7 @@ __all__ = [
     "ValidationError",
     "WorkflowDefinitionError",
     "WorkflowNotExposableError",
+    "sole_error",
 ]
 
 
@@ -645,3 +646,14 @@ class WorkflowNotExposableError(AgentFlowError):
             "MCP tool",
             cause=cause,
         )
+
+
+def sole_error(exc: BaseException) -> BaseException:
+    """The one error inside nested single-error task-group wrappers (else ``exc`` itself).
+
+    anyio task groups wrap what a child raised in an exception group; one error in a group
+    of one is what a user or a client should be told about.
+    """
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

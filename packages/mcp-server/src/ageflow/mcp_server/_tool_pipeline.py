@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ageflow.core.errors import sole_error
 from ageflow.core.registry import RunnerRegistry
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
@@ -101,8 +102,7 @@ def cause(exc: BaseException) -> BaseException:
     path), so it gets HITL_DENIED here; format_error_result leaves HitlRejectedError
     generic for the other paths.
     """
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    exc = sole_error(exc)
     if isinstance(exc, HitlRejectedError):
         return McpServerError(ErrorCode.HITL_DENIED, str(exc), {"taskName": exc.task_name})
     return exc

@@ -25,6 +25,7 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
+from ageflow.core.errors import sole_error
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, format_error_result
 from ageflow.mcp_server.jobs import TERMINAL_STATES, JobService
 from ageflow.mcp_server.principal import PRINCIPAL_KEY, current_principal
@@ -249,7 +250,7 @@ class _TaskCalls:
 def creation_error(exc: BaseException) -> MCPError:
     """No task was created: a JSON-RPC error (the client waits for a task handle, not a
     tool result), with our typed error as its data."""
-    failed = format_error_result(_single(exc))
+    failed = format_error_result(sole_error(exc))
     error = json.loads(failed["content"][0]["text"])
     code = (
         types.INVALID_PARAMS
@@ -257,12 +258,6 @@ def creation_error(exc: BaseException) -> MCPError:
         else types.INTERNAL_ERROR
     )
     return MCPError(code, error["message"], error)
-
-
-def _single(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 class TaskServer(Server[Any]):
