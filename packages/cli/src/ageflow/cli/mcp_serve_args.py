@@ -13,13 +13,24 @@ the MCP stack.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Final, Literal, TypeVar, get_args
 
+from ageflow.cli._mcp_serve_tokens import (
+    RateLimitSpec,
+    Tokens,
+    dash,
+    double_dash,
+    never,
+    non_negative_number,
+    port,
+    positive_int,
+    positive_number,
+    rate_limit,
+)
 from ageflow.cli.errors import UsageError
 
 
@@ -43,14 +54,6 @@ USAGE: Final = "ageflow mcp serve WORKFLOW [flags]"
 
 T = TypeVar("T")
 D = TypeVar("D")
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitSpec:
-    """``--rate-limit <max>/<window_seconds>``: at most ``max_requests`` per window."""
-
-    max_requests: int
-    window_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,111 +104,6 @@ class McpServeArgs:
         return value is not NOT_GIVEN and value is not False and value != ()
 
 
-# -- reading values ---------------------------------------------------------------------------
-
-
-def _js_number(token: str) -> float | None:
-    """The token as JavaScript's ``Number()`` reads it (the original's rule), or None.
-
-    Surrounding whitespace is ignored, an empty token is 0, ``1e3`` is 1000 and ``0x10``
-    is 16; NaN, infinities and Python-only spellings (``1_000``, ``inf``) are refused.
-    """
-    text = token.strip()
-    if not text:
-        return 0.0
-    if "_" in text:
-        return None
-    lowered = text.lower()
-    if lowered.startswith(("0x", "0o", "0b")):
-        try:
-            return float(int(text, 0))
-        except ValueError:
-            return None
-    if lowered.lstrip("+-").startswith(("inf", "nan")):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _positive_int(token: str) -> int | None:
-    value = _js_number(token)
-    if value is None or value <= 0 or not value.is_integer():
-        return None
-    return int(value)
-
-
-def _positive_number(token: str) -> float | None:
-    value = _js_number(token)
-    return value if value is not None and value > 0 else None
-
-
-def _non_negative_number(token: str) -> float | None:
-    value = _js_number(token)
-    return value if value is not None and value >= 0 else None
-
-
-def _port(token: str) -> int | None:
-    value = _positive_int(token)
-    return value if value is not None and value <= 65535 else None
-
-
-def _rate_limit(token: str) -> RateLimitSpec | None:
-    count, slash, window = token.partition("/")
-    if not slash:
-        return None
-    max_requests = _positive_int(count) if count.strip() else None
-    seconds = _positive_number(window) if window.strip() else None
-    if max_requests is None or seconds is None:
-        return None
-    return RateLimitSpec(max_requests, seconds)
-
-
-class _Tokens:
-    """The raw tokens with a cursor; ``--flag=value`` is split into flag and value."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self._items = list(argv)
-        self._index = 0
-        self._inline: str | None = None
-
-    def __bool__(self) -> bool:
-        return self._index < len(self._items)
-
-    def next_flag_or_positional(self) -> tuple[str, str | None]:
-        token = self._items[self._index]
-        self._index += 1
-        if token.startswith("--") and "=" in token:
-            name, _, value = token.partition("=")
-            return name, value
-        return token, None
-
-    def value(self, inline: str | None, *, missing_if: Callable[[str], bool]) -> str | None:
-        """The flag's value: the inline ``=value``, else the next token unless it looks
-        like a flag (``missing_if``); None when missing (nothing is consumed then)."""
-        if inline is not None:
-            return inline
-        if self._index >= len(self._items) or missing_if(self._items[self._index]):
-            return None
-        token = self._items[self._index]
-        self._index += 1
-        return token
-
-
-def _dash(token: str) -> bool:
-    return token.startswith("-")
-
-
-def _double_dash(token: str) -> bool:
-    return token.startswith("--")
-
-
-def _never(token: str) -> bool:
-    return False
-
-
 # -- the flag table ---------------------------------------------------------------------------
 
 
@@ -217,7 +115,7 @@ class _ValueFlag:
     convert: Callable[[str], object | None]
     missing: str
     invalid: str | None = None  # "{v}" = the token; None: every value is accepted
-    missing_if: Callable[[str], bool] = _dash
+    missing_if: Callable[[str], bool] = dash
     repeatable: bool = False
 
 
@@ -233,35 +131,35 @@ def _log_level(token: str) -> LogLevel | None:
 _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     "--max-cost": _ValueFlag(
         "max_cost_usd",
-        _non_negative_number,
+        non_negative_number,
         "--max-cost requires a numeric argument",
         "--max-cost must be a non-negative number, got: {v}",
     ),
     "--max-duration": _ValueFlag(
         "max_duration_sec",
-        _positive_number,
+        positive_number,
         "--max-duration requires a numeric argument",
         "--max-duration must be a positive number, got: {v}",
     ),
     "--max-turns": _ValueFlag(
         "max_turns",
-        _positive_int,
+        positive_int,
         "--max-turns requires a numeric argument",
         "--max-turns must be a positive integer, got: {v}",
     ),
     "--max-concurrent-jobs": _ValueFlag(
         "max_concurrent_jobs",
-        _positive_int,
+        positive_int,
         "--max-concurrent-jobs requires a numeric argument",
         "--max-concurrent-jobs must be a positive integer, got: {v}",
-        missing_if=_double_dash,  # so "-2" reaches the positive-integer check
+        missing_if=double_dash,  # so "-2" reaches the positive-integer check
     ),
     "--max-concurrent-jobs-per-workflow": _ValueFlag(
         "max_concurrent_jobs_per_workflow",
-        _positive_int,
+        positive_int,
         "--max-concurrent-jobs-per-workflow requires a numeric argument",
         "--max-concurrent-jobs-per-workflow must be a positive integer, got: {v}",
-        missing_if=_double_dash,
+        missing_if=double_dash,
     ),
     "--name": _ValueFlag("server_name", _text, "--name requires a string argument"),
     "--log-file": _ValueFlag("log_file", _text, "--log-file requires a path argument"),
@@ -273,26 +171,26 @@ _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     ),
     "--job-ttl": _ValueFlag(
         "job_ttl_ms",
-        _positive_int,
+        positive_int,
         "--job-ttl requires a numeric argument (ms)",
         "--job-ttl must be a positive integer in ms, got: {v}",
     ),
     "--checkpoint-ttl": _ValueFlag(
         "job_checkpoint_ttl_ms",
-        _positive_int,
+        positive_int,
         "--checkpoint-ttl requires a numeric argument (ms)",
         "--checkpoint-ttl must be a positive integer in ms, got: {v}",
     ),
     "--lease": _ValueFlag(
         "job_lease_ms",
-        _positive_int,
+        positive_int,
         "--lease requires a numeric argument (ms)",
         "--lease must be a positive integer in ms, got: {v}",
     ),
     "--job-db": _ValueFlag("job_db", _text, "--job-db requires a path argument"),
     "--port": _ValueFlag(
         "port",
-        _port,
+        port,
         "--port requires a numeric argument",
         "--port must be a valid port number (1-65535), got: {v}",
     ),
@@ -300,19 +198,19 @@ _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     "--auth-bearer": _ValueFlag("auth_bearer", _text, "--auth-bearer requires a token argument"),
     "--max-body-bytes": _ValueFlag(
         "max_body_bytes",
-        _positive_int,
+        positive_int,
         "--max-body-bytes requires a numeric argument",
         "--max-body-bytes must be a positive integer, got: {v}",
     ),
     "--max-sessions": _ValueFlag(
         "max_sessions",
-        _positive_int,
+        positive_int,
         "--max-sessions requires a numeric argument",
         "--max-sessions must be a positive integer, got: {v}",
     ),
     "--session-idle": _ValueFlag(
         "session_idle_sec",
-        _positive_number,
+        positive_number,
         "--session-idle requires a numeric argument (seconds)",
         "--session-idle must be a positive number of seconds, got: {v}",
     ),
@@ -324,7 +222,7 @@ _VALUE_FLAGS: Final[dict[str, _ValueFlag]] = {
     ),
     "--rate-limit": _ValueFlag(
         "rate_limit",
-        _rate_limit,
+        rate_limit,
         "--rate-limit requires a <max_requests>/<window_seconds> argument",
         "--rate-limit must be <max_requests>/<window_seconds> (a positive integer and a "
         "positive number of seconds, e.g. 60/60), got: {v}",
@@ -368,9 +266,9 @@ HTTP_ONLY: Final[tuple[tuple[str, str], ...]] = (
 _FIELD_NAMES: Final = frozenset(f.name for f in fields(McpServeArgs))
 
 
-def _hitl(inline: str | None, tokens: _Tokens) -> HitlStrategy:
+def _hitl(inline: str | None, tokens: Tokens) -> HitlStrategy:
     # --hitl takes whatever follows (even a flag), so a forgotten value is named in the error.
-    value = tokens.value(inline, missing_if=_never)
+    value = tokens.value(inline, missing_if=never)
     for strategy in HITL_STRATEGIES:
         if value == strategy:
             return strategy
@@ -380,7 +278,7 @@ def _hitl(inline: str | None, tokens: _Tokens) -> HitlStrategy:
 
 def parse_mcp_serve_args(argv: list[str]) -> McpServeArgs:
     """Parse the tokens after ``mcp serve``; raises UsageError for the first broken rule."""
-    tokens = _Tokens(argv)
+    tokens = Tokens(argv)
     values: dict[str, object] = {}
     positionals: list[str] = []
     while tokens:
