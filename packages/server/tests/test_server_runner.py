@@ -567,3 +567,38 @@ async def test_a_run_failing_after_its_last_step_keeps_that_step(registry: Runne
         assert final is not None and final.state == "failed"
         assert store.saved_with == [("failed", ["only"])]
         assert list(await store.get_steps(handle.run_id)) == ["only"]
+
+
+async def test_list_records_gives_the_listed_runs_full_records_live_ones_as_seen_here(
+    runner_obj: ScriptedRunner, registry: RunnerRegistry
+) -> None:
+    gate = anyio.Event()
+
+    async def respond(args: RunnerSpawnArgs) -> str:
+        tag = args.prompt.split(":")[0]
+        if tag == "slow":
+            await gate.wait()
+        return json.dumps({"ok": True, "tag": tag})
+
+    runner_obj.respond = respond
+    async with create_runner(registry=registry) as runner:
+        fast = await runner.fire(one_task("fast"))
+        await runner.wait(fast.run_id)
+        slow = await runner.fire(one_task("slow"))
+        await runner.wait_for(slow.run_id, "running")
+        records = await runner.list_records()
+        handles = await runner.list()
+        assert [r.run_id for r in records] == [h.run_id for h in handles]
+        assert {r.run_id: r.state for r in records} == {
+            fast.run_id: "done",
+            slow.run_id: "running",
+        }
+        # The live run's record is the one this process holds, not a stored copy.
+        assert next(r for r in records if r.run_id == slow.run_id) is await runner.get_record(
+            slow.run_id
+        )
+        assert await runner.list_records(states=["done"]) == [
+            r for r in records if r.run_id == fast.run_id
+        ]
+        gate.set()
+        await runner.wait(slow.run_id)

@@ -105,13 +105,14 @@ class TaskService:
 
     async def list(self) -> types.ListTasksResult:
         runner = self.jobs.active_runner()
-        handles = await runner.list(workflow_names=list(self.jobs.workflows), limit=_LIST_LIMIT)
-        records = [await runner.get_record(handle.run_id) for handle in handles]
+        records = await runner.list_records(
+            workflow_names=list(self.jobs.workflows), limit=_LIST_LIMIT
+        )
         principal = current_principal()
         tasks = [
             self.task_of(record)
             for record in records
-            if record is not None and record.policy.extra.get(PRINCIPAL_KEY, principal) == principal
+            if record.policy.extra.get(PRINCIPAL_KEY, principal) == principal
         ]
         return types.ListTasksResult(tasks=tasks)
 

@@ -353,6 +353,23 @@ class WorkflowRunner(RunAdoption):
             self._group.cancel_scope.cancel()
 
     # Defined last: inside the class body the name ``list`` would shadow the builtin.
+    async def list_records(
+        self,
+        *,
+        workflow_names: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Stored runs' full records, newest first (live runs as this process sees them),
+        from one read of the store."""
+        records = await self.store.list_runs(
+            workflow_names=workflow_names, states=states, limit=limit
+        )
+        return [
+            live.record if (live := self._live.get(record.run_id)) is not None else record
+            for record in records
+        ]
+
     async def list(
         self,
         *,
@@ -361,14 +378,8 @@ class WorkflowRunner(RunAdoption):
         limit: int | None = None,
     ) -> list[RunHandle]:
         """Snapshots of stored runs, newest first (live runs as this process sees them)."""
-        records = await self.store.list_runs(
-            workflow_names=workflow_names, states=states, limit=limit
-        )
-        handles = []
-        for record in records:
-            live = self._live.get(record.run_id)
-            handles.append((live.record if live is not None else record).to_handle())
-        return handles
+        records = await self.list_records(workflow_names=workflow_names, states=states, limit=limit)
+        return [record.to_handle() for record in records]
 
 
 async def _report(
