@@ -17,7 +17,8 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from mcp_jobs import WORKFLOW, Message, job_lifecycle
+from mcp_jobs import job_lifecycle
+from mcp_jobs_servers import WORKFLOW, Message
 
 from ageflow.core import define_function, define_workflow, task
 from ageflow.mcp_server import ConcurrencyConfig, create_mcp_server
