@@ -21,17 +21,17 @@ from its journal without calling its finished agents again. Its tasks:
               the draft, so a save that runs again after a crash writes the same records.
 
 ``run_reflection`` gathers the input from the stores, runs the workflow and summarises.
+
+This module holds the workflow and the entry point; the models live in
+``_reflection_models``, the evidence and blame steps in ``_reflection_credit``, the save
+step in ``_reflection_save`` and the agents' prompts in ``_reflection_prompts``. Every
+name below is importable from here.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import to_jsonable_python
+from typing import Any
 
 from ageflow.core.context import TaskContext
 from ageflow.core.definitions import define_agent, define_function
@@ -40,10 +40,29 @@ from ageflow.core.registry import RunnerRegistry
 from ageflow.core.tasks import task
 from ageflow.core.workflow import WorkflowDef, define_workflow
 from ageflow.executor.executor import WorkflowExecutor
+from ageflow.learning._reflection_credit import assign_blame, gather_evidence
+from ageflow.learning._reflection_models import (
+    Blame,
+    BlamedTask,
+    BlameRequest,
+    CreditRequest,
+    CreditResult,
+    DraftRequest,
+    Evidence,
+    ReflectionInput,
+    ReflectionSummary,
+    Saved,
+    SaveRequest,
+    SkillDraft,
+    SkillDrafts,
+    TaskCredit,
+    TaskEvidence,
+)
+from ageflow.learning._reflection_prompts import credit_prompt, draft_prompt
+from ageflow.learning._reflection_save import save_drafts
 from ageflow.learning.config import DEFAULT_CONFIG, LearningConfig
-from ageflow.learning.dag import downstream_of
-from ageflow.learning.models import ExecutionTrace, SkillRecord, SkillStatus, TraceFilter
-from ageflow.learning.outcome import dependencies_of, task_successes
+from ageflow.learning.models import SkillStatus, TraceFilter
+from ageflow.learning.outcome import dependencies_of
 from ageflow.learning.stores import LearningStoreError, SkillStore, TraceStore
 
 __all__ = [
@@ -77,296 +96,6 @@ TRAIN_SHARE = 0.6
 
 RunWorkflow = Callable[[WorkflowDef, Any], Awaitable[WorkflowResult]]
 """Runs a workflow on an input: ``WorkflowRunner.run`` of the server fits."""
-
-_SKILL_IDS = uuid.UUID("5b0f8f8e-3f5e-4d1c-9a57-0c1e6a4f1d11")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ReflectionInput(_Model):
-    """Everything one reflection reads, gathered before it starts (its durable input)."""
-
-    workflow_name: str
-    trace: ExecutionTrace
-    history: list[ExecutionTrace] = Field(default_factory=list)
-    held_out: list[ExecutionTrace] = Field(default_factory=list)
-    dependencies: dict[str, list[str]] = Field(default_factory=dict)
-    skills: list[SkillRecord] = Field(default_factory=list)
-    threshold: float = Field(ge=0, le=1)
-    strategy: Literal["autonomous", "hitl"] = "autonomous"
-
-
-class TaskEvidence(_Model):
-    task: str
-    is_agent: bool
-    runs: int
-    failures: int
-    downstream: list[str]
-    downstream_failures: list[str]
-
-
-class Evidence(_Model):
-    tasks: list[TaskEvidence]
-    judged_negative: bool
-
-
-class TaskCredit(_Model):
-    score: float = Field(ge=0, le=1)
-    credit_weight: float = Field(default=0, ge=0, le=1)
-    diagnosis: str = ""
-    improvement_hint: str = ""
-
-
-class CreditResult(_Model):
-    """The credit agent's answer."""
-
-    workflow_score: float = Field(ge=0, le=1)
-    task_scores: dict[str, TaskCredit]
-    insight: str | None = None
-
-
-class CreditRequest(_Model):
-    input: ReflectionInput
-    evidence: Evidence
-
-
-class BlamedTask(_Model):
-    task: str
-    score: float
-    diagnosis: str
-    improvement_hint: str
-    downstream_failures: list[str]
-
-
-class Blame(_Model):
-    blamed: list[BlamedTask]
-    # Tasks the credit agent scored low that no failure can be traced to.
-    dropped: list[str]
-
-
-class BlameRequest(_Model):
-    evidence: Evidence
-    credit: CreditResult
-    threshold: float
-
-
-class DraftRequest(_Model):
-    input: ReflectionInput
-    blame: Blame
-
-
-class SkillDraft(_Model):
-    agent: str
-    name: str
-    description: str = ""
-    content: str
-
-
-class SkillDrafts(_Model):
-    """The drafting agent's answer."""
-
-    skills: list[SkillDraft]
-
-
-class SaveRequest(_Model):
-    input: ReflectionInput
-    blame: Blame
-    drafts: SkillDrafts | None
-
-
-class Saved(_Model):
-    skill_ids: list[str]
-    created: int
-    updated: int
-    ignored: list[str]
-
-
-class ReflectionSummary(_Model):
-    """What a reflection found and wrote."""
-
-    trace_id: str
-    workflow_name: str
-    workflow_score: float
-    task_scores: dict[str, float]
-    blamed: list[str]
-    dropped: list[str]
-    skill_ids: list[str]
-    skills_created: int
-    skills_updated: int
-
-
-def _json(value: Any) -> str:
-    return json.dumps(to_jsonable_python(value), indent=1, sort_keys=True)
-
-
-# --- deterministic steps ----------------------------------------------------------------
-
-
-def gather_evidence(request: ReflectionInput) -> Evidence:
-    """Per task: runs, failures, downstream tasks and which of those failed, over the
-    reflected run and the history the credit agent sees."""
-    traces = [request.trace, *request.history]
-    names: dict[str, bool] = dict.fromkeys(request.dependencies, False)
-    for trace in traces:
-        for task_trace in trace.task_traces:
-            names[task_trace.task_name] = names.get(task_trace.task_name, False) or bool(
-                task_trace.agent_runner
-            )
-    outcomes = [task_successes(trace) for trace in traces]
-    found: list[TaskEvidence] = []
-    for name, is_agent in names.items():
-        downstream = downstream_of(request.dependencies, name)
-        runs = sum(name in ran for ran in outcomes)
-        failures = sum(name in ran and not ran[name] for ran in outcomes)
-        failed_below = sorted(
-            {other for ran in outcomes for other in downstream if other in ran and not ran[other]}
-        )
-        found.append(
-            TaskEvidence(
-                task=name,
-                is_agent=is_agent,
-                runs=runs,
-                failures=failures,
-                downstream=sorted(downstream),
-                downstream_failures=failed_below,
-            )
-        )
-    negative = any(item.rating != "positive" for item in request.trace.feedback)
-    return Evidence(tasks=found, judged_negative=negative)
-
-
-def assign_blame(request: BlameRequest) -> Blame:
-    """The agent tasks scored below the threshold that a failure traces back to."""
-    by_task = {item.task: item for item in request.evidence.tasks}
-    blamed: list[BlamedTask] = []
-    dropped: list[str] = []
-    for name, credit in sorted(request.credit.task_scores.items()):
-        if credit.score >= request.threshold:
-            continue
-        evidence = by_task.get(name)
-        reached_failure = evidence is not None and (
-            evidence.failures > 0
-            or bool(evidence.downstream_failures)
-            or request.evidence.judged_negative
-        )
-        if evidence is None or not evidence.is_agent or not reached_failure:
-            dropped.append(name)
-            continue
-        blamed.append(
-            BlamedTask(
-                task=name,
-                score=credit.score,
-                diagnosis=credit.diagnosis,
-                improvement_hint=credit.improvement_hint,
-                downstream_failures=evidence.downstream_failures,
-            )
-        )
-    return Blame(blamed=blamed, dropped=dropped)
-
-
-def _current_skill(request: ReflectionInput, agent: str) -> SkillRecord | None:
-    own = [s for s in request.skills if s.agent == agent and s.status is SkillStatus.ACTIVE]
-    return max(own, key=lambda s: (s.score, s.version), default=None)
-
-
-async def save_drafts(skill_store: SkillStore, request: SaveRequest) -> Saved:
-    """Store each draft for a blamed agent as the next version of its lineage."""
-    blamed = {item.task for item in request.blame.blamed}
-    reflection = request.input
-    saved: list[str] = []
-    ignored: list[str] = []
-    created = updated = 0
-    for draft in request.drafts.skills if request.drafts is not None else []:
-        if draft.agent not in blamed:
-            ignored.append(draft.agent)
-            continue
-        parent = _current_skill(reflection, draft.agent)
-        key = f"{reflection.trace.id}\n{draft.agent}\n{draft.name}\n{draft.content}"
-        skill = SkillRecord(
-            id=str(uuid.uuid5(_SKILL_IDS, key)),
-            name=draft.name,
-            description=draft.description,
-            content=draft.content,
-            agent=draft.agent,
-            workflow=reflection.workflow_name,
-            version=parent.version + 1 if parent is not None else 1,
-            parent_id=parent.id if parent is not None else None,
-            status=(
-                SkillStatus.CANDIDATE if reflection.strategy == "autonomous" else SkillStatus.DRAFT
-            ),
-        )
-        existing = await skill_store.get(skill.id)
-        if existing is None:
-            await skill_store.save(skill)
-        saved.append(skill.id)
-        if parent is not None:
-            updated += 1
-        else:
-            created += 1
-    return Saved(skill_ids=saved, created=created, updated=updated, ignored=ignored)
-
-
-# --- prompts ----------------------------------------------------------------------------
-
-
-def credit_prompt(request: CreditRequest) -> str:
-    reflection = request.input
-    return f"""You assign credit and blame to the tasks of one run of the workflow \
-"{reflection.workflow_name}".
-
-A task can go wrong in two ways: it handled good input badly (its own fault), or it was
-handed bad input by a task upstream of it (the upstream task's fault). Trace every failure
-back along the dependencies to the task where it started, and score that task low; do not
-score a task low for a failure it only inherited. Feedback given on the run outweighs what
-the run itself showed.
-
-Dependencies (task: the tasks it depends on):
-{_json(reflection.dependencies)}
-
-Per task: runs, failures, the tasks downstream of it and which of those failed:
-{_json(request.evidence.tasks)}
-
-The run to judge:
-{_json(reflection.trace)}
-
-Earlier runs of the workflow (look for patterns that repeat, not one-off cases):
-{_json(reflection.history)}
-
-For every task give a score from 0 to 1, a credit weight (its share of the outcome), a
-diagnosis citing the evidence, and an improvement hint: a reusable instruction that would
-help the task in general, not a fix for this one input. Answer with JSON:
-{{"workflow_score": <0-1>, "task_scores": {{"<task>": {{"score": <0-1>, "credit_weight": <0-1>,
-"diagnosis": "...", "improvement_hint": "..."}}}}, "insight": "<optional>"}}"""
-
-
-def draft_prompt(request: DraftRequest) -> str:
-    reflection = request.input
-    blamed = {item.task for item in request.blame.blamed}
-    reached = blamed | {name for item in request.blame.blamed for name in item.downstream_failures}
-    evidence = [t for t in reflection.trace.task_traces if t.task_name in reached]
-    current = [s for s in reflection.skills if s.agent in blamed]
-    return f"""You write skills for the agents of the workflow "{reflection.workflow_name}".
-A skill is a short block of markdown put before an agent's system prompt; the agent follows
-it on every run.
-
-These agents were blamed for failures of the run, with the reason:
-{_json(request.blame.blamed)}
-
-What the blamed tasks, and the failed tasks downstream of them, did in that run:
-{_json(evidence)}
-
-The skills these agents run with now (improve on them; keep what works):
-{_json(current)}
-
-Runs held out from the diagnosis: a good skill would have helped on these as well.
-{_json(reflection.held_out)}
-
-Write one skill per blamed agent: a sentence of context, then concrete instructions, in
-100 to 300 words; aim at the cause of the failure, not at this one input. Answer with JSON:
-{{"skills": [{{"agent": "<task name>", "name": "<short-name>", "description": "<one line>",
-"content": "<markdown>"}}]}}"""
 
 
 # --- the workflow -----------------------------------------------------------------------
