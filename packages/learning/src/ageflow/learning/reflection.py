@@ -89,10 +89,10 @@ __all__ = [
 ]
 
 REFLECTION_WORKFLOW_NAME = "__ageflow_reflection"
-# How many earlier runs reflection reads, and the share of them the credit agent sees;
-# the rest is held out for the drafting agent to check that a skill generalises.
+# How many earlier runs reflection reads. The credit agent sees the first 60 % of them
+# (build_reflection_input); the rest is held out for the drafting agent to check that a
+# skill generalises.
 HISTORY_LIMIT = 50
-TRAIN_SHARE = 0.6
 
 RunWorkflow = Callable[[WorkflowDef, Any], Awaitable[WorkflowResult]]
 """Runs a workflow on an input: ``WorkflowRunner.run`` of the server fits."""
