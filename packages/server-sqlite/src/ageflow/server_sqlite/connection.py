@@ -34,6 +34,16 @@ def connect(path: str, *, busy_timeout_ms: int, autocheckpoint: bool) -> sqlite3
     return conn
 
 
+def rowcount_of(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], int]:
+    """A statement to run on a connection; it returns the rows the statement changed."""
+    return lambda conn: conn.execute(sql, params).rowcount
+
+
+def rows_of(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], list[Any]]:
+    """A statement to run on a connection; it returns the rows the statement returned."""
+    return lambda conn: conn.execute(sql, params).fetchall()
+
+
 class ThreadConnection:
     """Async access to one sqlite3 connection through worker threads."""
 
@@ -50,10 +60,10 @@ class ThreadConnection:
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the rows it changed."""
-        return await self.run(lambda conn: conn.execute(sql, params).rowcount)
+        return await self.run(rowcount_of(sql, params))
 
     async def execute_fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return await self.run(lambda conn: conn.execute(sql, params).fetchall())
+        return await self.run(rows_of(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         return await self.run(lambda conn: conn.executemany(sql, rows).rowcount)

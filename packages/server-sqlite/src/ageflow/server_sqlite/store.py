@@ -38,6 +38,7 @@ from ageflow.server.errors import RunStoreError, StoreClosedError
 from ageflow.server.records import RunRecord
 from ageflow.server.store import StoredInput
 from ageflow.server_sqlite import queries
+from ageflow.server_sqlite.connection import rowcount_of, rows_of
 from ageflow.server_sqlite.group_commit import GroupCommit, PendingStep, upsert_steps
 from ageflow.server_sqlite.inline import WOULD_WAIT, InlineStats, InlineWriter, WouldWait
 from ageflow.server_sqlite.opening import Connections, Unclosed, open_connections
@@ -55,14 +56,6 @@ committed on the writer's thread."""
 def _record(row: Iterable[Any]) -> RunRecord:
     payload, owner, lease_until = row
     return RunRecord.from_json(payload, owner=owner, lease_until=lease_until)
-
-
-def _rowcount(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
-    return lambda conn: conn.execute(sql, params).rowcount
-
-
-def _rows(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], list[Any]]:
-    return lambda conn: conn.execute(sql, params).fetchall()
 
 
 class SqliteRunStore:
@@ -224,22 +217,22 @@ class SqliteRunStore:
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         """One write statement on its own (autocommit); the rows it changed."""
-        return await self._run_write(_rowcount(sql, params))
+        return await self._run_write(rowcount_of(sql, params))
 
     async def _write_returning(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Like ``_write`` for a statement with RETURNING: the rows it returned."""
-        return await self._run_write(_rows(sql, params))
+        return await self._run_write(rows_of(sql, params))
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         conns = await self._ready()
         try:
             if not self._in_memory:
-                return await conns.reader.run(_rows(sql, params))
+                return await conns.reader.run(rows_of(sql, params))
             # One connection: a read must not see another call's uncommitted writes.
             async with self._write_lock:
                 if self._closed:
                     raise self._closed_error()
-                return await conns.writer.run(_rows(sql, params))
+                return await conns.writer.run(rows_of(sql, params))
         except (sqlite3.Error, ValueError) as exc:
             self._reraise(exc)
 
@@ -290,7 +283,7 @@ class SqliteRunStore:
         params = (record.run_id, record.state, record.last_event_at, record.to_json(), owner, texts)
         try:
             await self._run_write(
-                _rowcount(queries.SAVE_RUN_WITH_STEPS, params),
+                rowcount_of(queries.SAVE_RUN_WITH_STEPS, params),
                 may_inline=len(steps) <= INLINE_BATCH_MAX,
             )
         except RunStoreError as exc:
