@@ -98,17 +98,22 @@ async def task_lifecycle(client: Any, text: str, observer: Any = None) -> int:
     params = {"name": WORKFLOW, "arguments": {"text": text}, "task": {"ttl": 60_000}}
     created = await dispatcher.send_raw_request("tools/call", params, {})
     task = {"taskId": created["task"]["taskId"]}
-    polls = 0
-    while True:
-        polls += 1
-        status = await dispatcher.send_raw_request("tasks/get", task, {})
-        if status["status"] == "completed":
-            break
-        assert status["status"] == "working", status
-        await anyio.sleep(POLL_PAUSE_S)
+    polls, _ = await poll_task(dispatcher, task)
     result = await dispatcher.send_raw_request("tasks/result", task, {})
     assert result["structuredContent"] == {"text": text}, result
     return polls
+
+
+async def poll_task(dispatcher: Any, task: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """``tasks/get`` until the task is completed: the polls it took and the last status."""
+    polls = 0
+    while True:
+        polls += 1
+        status: dict[str, Any] = await dispatcher.send_raw_request("tasks/get", task, {})
+        if status["status"] == "completed":
+            return polls, status
+        assert status["status"] == "working", status
+        await anyio.sleep(POLL_PAUSE_S)
 
 
 async def ext_task_lifecycle(client: Any, text: str, observer: Any = None) -> int:
@@ -121,14 +126,7 @@ async def ext_task_lifecycle(client: Any, text: str, observer: Any = None) -> in
     created = await dispatcher.send_raw_request("tools/call", params, {})
     assert created["resultType"] == "task", created
     task = {"taskId": created["taskId"], "_meta": ENVELOPE}
-    polls = 0
-    while True:
-        polls += 1
-        status = await dispatcher.send_raw_request("tasks/get", task, {})
-        if status["status"] == "completed":
-            break
-        assert status["status"] == "working", status
-        await anyio.sleep(POLL_PAUSE_S)
+    polls, status = await poll_task(dispatcher, task)
     assert status["result"]["structuredContent"] == {"text": text}, status
     return polls
 
