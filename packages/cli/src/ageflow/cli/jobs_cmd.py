@@ -29,7 +29,7 @@ from ageflow.cli.jobs_store import (
 )
 from ageflow.cli.loading import load_workflow
 from ageflow.cli.output import listing_table, print_json, stdout_console
-from ageflow.cli.params import command_group
+from ageflow.cli.params import AsJson, command_group
 from ageflow.core.wire import now_ms
 from ageflow.core.workflow import WorkflowDef
 from ageflow.server import RunRecord, RunStore
@@ -45,7 +45,6 @@ JobDb = Annotated[
     ),
 ]
 JobId = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id.", show_default=False)]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 def _with_store(db: str, action: Callable[[RunStore], Awaitable[T]]) -> T:
@@ -275,7 +274,7 @@ def _report_outcome(record: RunRecord, *, rejected: bool) -> None:
         typer.echo(f"Job {job_id} is done.")
         if record.result is not None:
             outputs = record.result.model_dump(mode="json", by_alias=True)["outputs"]
-            typer.echo(json.dumps(outputs, indent=2, ensure_ascii=False))
+            print_json(outputs)
         return
     if record.state == "awaiting-checkpoint":
         typer.echo(f"Job {job_id} waits at another checkpoint: {_pending(record)}")

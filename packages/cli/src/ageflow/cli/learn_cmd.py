@@ -20,12 +20,11 @@ from ageflow.cli.errors import CliError
 from ageflow.cli.learn_cycle_cmd import evaluate, promote
 from ageflow.cli.learn_store import DEFAULT_LEARNING_DB, LearningDb, with_learning_db
 from ageflow.cli.output import listing_table, print_json, stdout_console
-from ageflow.cli.params import command_group
+from ageflow.cli.params import AsJson, command_group
 from ageflow.cli.skill_file import SkillFileError, file_names, parse, render
 from ageflow.learning import SkillRecord, SkillStatus
 from ageflow.learning_sqlite import LearningDatabase
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 SHORT_ID = 8
 
 

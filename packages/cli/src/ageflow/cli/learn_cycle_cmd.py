@@ -16,6 +16,7 @@ from rich.markup import escape
 from ageflow.cli.learn_store import DEFAULT_LEARNING_DB, LearningDb, with_learning_db
 from ageflow.cli.loading import load_workflow
 from ageflow.cli.output import print_json, stdout_console
+from ageflow.cli.params import AsJson
 from ageflow.learning import (
     EvaluationSummary,
     PromotionSummary,
@@ -24,8 +25,6 @@ from ageflow.learning import (
     run_promotion,
 )
 from ageflow.learning_sqlite import LearningDatabase
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 
 
 def evaluate(

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+
 WorkflowSpec = Annotated[
     str,
     typer.Argument(

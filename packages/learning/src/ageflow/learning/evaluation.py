@@ -105,12 +105,15 @@ def evaluation_workflow(
 
     async def evaluate(_: NoInput) -> EvaluationSummary:
         results: list[EvaluationResult] = []
+        traces_of: dict[str | None, Sequence[ExecutionTrace]] = {}  # a pass writes no trace
         for skill in await skill_store.list_skills():
             if skill.status not in EVALUATED_STATUSES:
                 continue
-            traces = await trace_store.traces(
-                TraceFilter(workflow_name=skill.workflow, limit=TRACE_SAMPLE)
-            )
+            if skill.workflow not in traces_of:
+                traces_of[skill.workflow] = await trace_store.traces(
+                    TraceFilter(workflow_name=skill.workflow, limit=TRACE_SAMPLE)
+                )
+            traces = traces_of[skill.workflow]
             delta, improved, runs_with, runs_without = compare_skill(skill, traces, dag)
             score = min(1.0, max(0.0, skill.score + SCORE_STEP * delta))
             if score != skill.score:

@@ -92,10 +92,11 @@ async def pick_skill(
     every workflow.
     """
     trial_runs = max(1, config.thresholds.min_runs_before_rollback)
+    every_skill = await skill_store.for_agent(agent)  # one read: best score first
     scopes: list[Sequence[SkillRecord]] = []
     if workflow is not None:
-        scopes.append(await skill_store.for_agent(agent, workflow))
-    scopes.append([s for s in await skill_store.for_agent(agent) if s.workflow is None])
+        scopes.append([s for s in every_skill if s.workflow == workflow])
+    scopes.append([s for s in every_skill if s.workflow is None])
     for skills in scopes:
         # for_agent lists best score first.
         for skill in skills:
@@ -310,10 +311,8 @@ def learning_hooks(
     prompt prefix comes before the skill. An agent's skills are those whose ``agent`` is
     the task's name.
     """
-    recorder = _Recorder(
-        skill_store, trace_store, workflow, config, inner or WorkflowHooks(), reflect
-    )
     base = inner or WorkflowHooks()
+    recorder = _Recorder(skill_store, trace_store, workflow, config, base, reflect)
     return dataclasses.replace(
         base,
         on_workflow_start=recorder.on_workflow_start,

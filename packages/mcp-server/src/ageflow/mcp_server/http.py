@@ -94,6 +94,7 @@ class HttpTransport:
         validate_http_options(options)
         self._server = server
         self._options = options
+        self._principal = http_principal(options.auth_bearer)  # the token never changes
         self._log = log
         self._cors = CorsPolicy(options.cors_origins)
         self._guard = RebindingGuard(options.host, options.allowed_hosts)
@@ -319,7 +320,7 @@ class HttpTransport:
             await send_json(send, 503, {"error": "Server shutting down"}, cors)
             return
         # Tasks belong to the bearer token (D: principal), not to the MCP session.
-        with acting_as(http_principal(options.auth_bearer)):
+        with acting_as(self._principal):
             await self._table.route(scope, receive, send, headers, message, ip, cors, self._audit)
 
     # -- audit -----------------------------------------------------------------------

@@ -92,13 +92,14 @@ def detailed_task(record: RunRecord, ttl_ms: int, jobs: JobService) -> dict[str,
             }
         }
     elif record.state == "done":
-        detail["result"] = _call_tool_result(record, jobs)
+        detail["result"] = call_tool_result(record, jobs)
     elif record.state == "failed":
         detail["error"] = _rpc_error(record, jobs)
     return detail
 
 
-def _call_tool_result(record: RunRecord, jobs: JobService) -> dict[str, Any]:
+def call_tool_result(record: RunRecord, jobs: JobService) -> dict[str, Any]:
+    """A finished task's result as the tool's CallToolResult (a tool error if it has none)."""
     try:
         output = jobs.result(record)["output"]
     except McpServerError as exc:  # a finished run without its output: a tool error

@@ -29,7 +29,7 @@ from ageflow.core.errors import sole_error
 from ageflow.mcp_server.errors import ErrorCode, McpServerError, format_error_result
 from ageflow.mcp_server.jobs import TERMINAL_STATES, JobService
 from ageflow.mcp_server.principal import PRINCIPAL_KEY, current_principal
-from ageflow.mcp_server.task_detail import POLL_INTERVAL_MS, STATUS, iso
+from ageflow.mcp_server.task_detail import POLL_INTERVAL_MS, STATUS, call_tool_result, iso
 from ageflow.mcp_server.tool_result import to_call_tool_result
 from ageflow.server import InvalidRunStateError, RunRecord
 
@@ -39,9 +39,6 @@ RELATED_TASK: Final = "io.modelcontextprotocol/related-task"
 Approver = Callable[[str], Awaitable[bool | None]]
 _RESULT_WAIT_S: Final = 0.5  # between looks at the store while tasks/result waits
 _LIST_LIMIT: Final = 100
-
-_STATUS: Final = STATUS
-_iso = iso
 
 
 def _unknown(task_id: object) -> MCPError:
@@ -58,7 +55,7 @@ class TaskService:
         self.ttl_ms = ttl_ms
 
     def task_of(self, record: RunRecord) -> types.Task:
-        status = _STATUS[record.state]
+        status = STATUS[record.state]
         message = None
         pending = record.pending_checkpoint
         if status == "input_required" and pending is not None:
@@ -69,8 +66,8 @@ class TaskService:
             task_id=record.run_id,
             status=status,
             status_message=message,
-            created_at=_iso(record.created_at),
-            last_updated_at=_iso(record.last_event_at),
+            created_at=iso(record.created_at),
+            last_updated_at=iso(record.last_event_at),
             ttl=self.ttl_ms,
             poll_interval=TASK_POLL_INTERVAL_MS,
         )
@@ -86,21 +83,21 @@ class TaskService:
     async def create_record(self, workflow_name: str, args: dict[str, Any] | None) -> RunRecord:
         """Start the workflow as a job of the current principal; its record once stored."""
         started = await self.jobs.start(workflow_name, args, {PRINCIPAL_KEY: current_principal()})
-        return await self._record(started["jobId"])
+        return await self.record(started["jobId"])
 
     async def get(self, task_id: str) -> types.GetTaskResult:
         # The status tool's short long-poll: a poll landing as the task ends sees the end.
-        task = self.task_of(await self._record(task_id, settle=True))
+        task = self.task_of(await self.record(task_id, settle=True))
         return types.GetTaskResult(**task.model_dump())
 
     async def cancel(self, task_id: str) -> types.CancelTaskResult:
-        record = await self._record(task_id)
+        record = await self.record(task_id)
         if record.state in TERMINAL_STATES:
             raise MCPError(
-                types.INVALID_PARAMS, f"task {task_id} is already {_STATUS[record.state]}"
+                types.INVALID_PARAMS, f"task {task_id} is already {STATUS[record.state]}"
             )
         await self.jobs.cancel(task_id)
-        task = self.task_of(await self._record(task_id))
+        task = self.task_of(await self.record(task_id))
         return types.CancelTaskResult(**task.model_dump())
 
     async def list(self) -> types.ListTasksResult:
@@ -124,7 +121,7 @@ class TaskService:
         its answer resumes the task. Without an answer (no elicitation, dismissed) the
         task keeps waiting for ``resume_workflow``.
         """
-        record = await self._record(task_id)
+        record = await self.record(task_id)
         asked: set[str] = set()
         while record.state not in TERMINAL_STATES:
             pending = record.pending_checkpoint
@@ -135,27 +132,12 @@ class TaskService:
                 if approved is not None:
                     with suppress(InvalidRunStateError):  # answered elsewhere meanwhile
                         await self.jobs.active_runner().resume(task_id, approved)
-                record = await self._record(task_id)
+                record = await self.record(task_id)
                 continue
             with anyio.move_on_after(_RESULT_WAIT_S):  # another replica may be running it
                 await self.jobs.active_runner().wait_for(task_id, *sorted(TERMINAL_STATES))
-            record = await self._record(task_id)
-        meta = {RELATED_TASK: {"taskId": task_id}}
-        try:
-            outcome = self.jobs.result(record)
-        except McpServerError as exc:
-            failed = dict(format_error_result(exc))
-            return {**failed, "_meta": meta}
-        output = outcome["output"]
-        return {
-            "isError": False,
-            "content": [{"type": "text", "text": json.dumps(output)}],
-            "structuredContent": output,
-            "_meta": meta,
-        }
-
-    async def _record(self, task_id: str, *, settle: bool = False) -> RunRecord:
-        return await self.record(task_id, settle=settle)
+            record = await self.record(task_id)
+        return {**call_tool_result(record, self.jobs), "_meta": {RELATED_TASK: {"taskId": task_id}}}
 
     async def record(self, task_id: object, *, settle: bool = False) -> RunRecord:
         """The task's record, if it exists and belongs to the current principal; a job
